@@ -1,0 +1,1 @@
+# doc/local.mk - filled in by the doc work.

@@ -1,0 +1,1 @@
+# examples/local.mk - filled in by the examples work.

@@ -1,0 +1,208 @@
+/*
+ * client.h - liberrseq-client: named errseq_t slots shared through errseqd.
+ *
+ * A producer opens a named slot and records errors in it with
+ * errseq_slot_set(); a watcher opens the same name and learns of each new
+ * error once, through a process-local cursor.  The slots live in a shared
+ * memory segment that errseqd hands out at connect time: set, sample, check,
+ * check_and_advance, peek and cursor_check are plain atomic operations on
+ * that memory, with no syscall and no daemon involved.  Only naming (open,
+ * close, unlink, stat, list, status) talks to the daemon.
+ *
+ * Every int-returning call returns 0 (or the documented non-negative value)
+ * on success and a negative code on failure: a negative errno, or one of the
+ * library's own codes below, all under -4095 so that no recorded errno can
+ * be mistaken for them.  Nothing is reported through errno; nothing prints.
+ *
+ * Threads: a client, its slots and its cursors may be used from many threads
+ * at once.  A bare errseq_t cursor passed to errseq_slot_check_and_advance()
+ * is the caller's to serialise, as in the kernel.
+ *
+ * fork(): the child inherits the mappings.  It may go on calling the data
+ * path (set, sample, check, check_and_advance, peek, wait, cursor_check,
+ * cursor_wait) on inherited slots and cursors; set records the child's pid.
+ * Any call that would talk to the daemon on an inherited client returns
+ * ERRSEQ_EFORKED; the child opens a client of its own for that.  The child
+ * may call errseq_client_close() on an inherited client to release its
+ * memory; that does not affect the parent's connection.
+ *
+ * See liberrseq-client(3).
+ */
+#ifndef ERRSEQ_CLIENT_H
+#define ERRSEQ_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <errseq/errseq.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct errseq_client;	/* a connection to errseqd plus the mapped segment */
+struct errseq_slot;	/* an open handle on one named slot */
+struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
+
+#define ERRSEQ_CREATE	0x1	/* create the slot if it does not exist */
+#define ERRSEQ_EXCL	0x2	/* with ERRSEQ_CREATE: -EEXIST if it exists */
+
+/* The library's own codes (all below -ERRSEQ_MAX_ERRNO). */
+#define ERRSEQ_ESTALE	(-4097)	/* slot deleted or segment replaced: reopen */
+#define ERRSEQ_EFORKED	(-4098)	/* client inherited across fork(): open anew */
+#define ERRSEQ_EPROTO	(-4099)	/* the daemon broke the protocol */
+
+#define ERRSEQ_NAME_MAX	128	/* 1..128 bytes of [A-Za-z0-9._:/@-] */
+
+/*
+ * errseq_client_open - connect to errseqd and map its segment.
+ * @socket_path: NULL for $ERRSEQD_SOCKET, else the default (see errseqd(8)).
+ * Returns 0 and sets *@out, or a negative errno (-ENOENT, -ECONNREFUSED when
+ * no daemon listens, -EACCES, -EPROTONOSUPPORT, ...).  A background thread
+ * notices if the daemon goes away and reconnects when it is back,
+ * re-registering every open slot.
+ */
+int errseq_client_open(const char *socket_path, struct errseq_client **out);
+
+/*
+ * errseq_client_close - disconnect and free.  Closes any slots and cursors
+ * still open on @c (their pointers become invalid).  NULL is a no-op.
+ */
+void errseq_client_close(struct errseq_client *c);
+
+/*
+ * errseq_slot_open - open the slot called @name.
+ * @flags: 0, ERRSEQ_CREATE, or ERRSEQ_CREATE | ERRSEQ_EXCL.
+ * Returns 0 and sets *@out; -ENOENT (no such slot and no ERRSEQ_CREATE),
+ * -EEXIST (ERRSEQ_EXCL), -EINVAL (bad name or flags), -ENOSPC (segment
+ * full), -EMFILE (too many slots open on this connection), -ENOTCONN (the
+ * daemon is away), ERRSEQ_EFORKED.
+ */
+int errseq_slot_open(struct errseq_client *c, const char *name,
+		     unsigned flags, struct errseq_slot **out);
+
+/* errseq_slot_close - release the handle (and any cursors on it). */
+void errseq_slot_close(struct errseq_slot *s);
+
+/*
+ * errseq_slot_unlink - delete the slot called @name.  Handles still open on
+ * it turn stale at once (ERRSEQ_ESTALE) and their waiters wake.
+ * Returns 0; -ENOENT, -EPERM (not the creator, root or the daemon's uid),
+ * -EINVAL, -ENOTCONN, ERRSEQ_EFORKED.
+ */
+int errseq_slot_unlink(struct errseq_client *c, const char *name);
+
+/*
+ * The data path: no syscall, no daemon (wait sleeps on a futex).
+ *
+ * errseq_slot_set - record @err (a negative errno in [-4095, -1]).
+ * Returns 0; -EINVAL if @err is out of range (nothing is stored);
+ * ERRSEQ_ESTALE.  Also updates the slot's statistics.
+ */
+int errseq_slot_set(struct errseq_slot *s, int err);
+
+/* errseq_sample on the slot; 0 on a stale handle. */
+errseq_t errseq_slot_sample(struct errseq_slot *s);
+
+/* errseq_check on the slot, or ERRSEQ_ESTALE. */
+int errseq_slot_check(struct errseq_slot *s, errseq_t since);
+
+/* errseq_check_and_advance on the slot, or ERRSEQ_ESTALE.  *@since is the
+ * caller's to serialise. */
+int errseq_slot_check_and_advance(struct errseq_slot *s, errseq_t *since);
+
+/* The raw errseq_t, no side effect; 0 on a stale handle. */
+errseq_t errseq_slot_peek(struct errseq_slot *s);
+
+/*
+ * errseq_slot_wait - sleep until the slot's value differs from @since.
+ * Returns 0 at once if it already differs, 0 when it changes, -ETIMEDOUT
+ * after @timeout_ms (-1: wait forever), ERRSEQ_ESTALE if the slot is
+ * deleted meanwhile, -EINTR if a signal interrupted the sleep.
+ */
+int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
+
+/*
+ * Cursors: a watcher's position on a slot, safe to share between threads.
+ * errseq_cursor_new starts at errseq_slot_sample(): an error nobody has
+ * consumed yet is reported to it.  Returns 0, -ENOMEM or ERRSEQ_ESTALE.
+ */
+int errseq_cursor_new(struct errseq_slot *s, struct errseq_cursor **out);
+
+/* check_and_advance: 0 (nothing new), a negative errno (reported once to
+ * this cursor), or ERRSEQ_ESTALE.  Lock-free when nothing changed. */
+int errseq_cursor_check(struct errseq_cursor *cur);
+
+/* Wait (as errseq_slot_wait) for a change, then errseq_cursor_check.
+ * Returns -ETIMEDOUT if nothing was reported within @timeout_ms. */
+int errseq_cursor_wait(struct errseq_cursor *cur, int timeout_ms);
+
+void errseq_cursor_free(struct errseq_cursor *cur);
+
+/* A message for an errno (negative or positive) or a library code. Never
+ * NULL; thread-safe; the string is static. */
+const char *errseq_strerror(int code);
+
+/* Introspection, for errseqctl and monitoring. */
+struct errseq_slot_info {
+	char name[ERRSEQ_NAME_MAX + 1];	/* NUL-terminated */
+	uint32_t index;		/* position in the segment */
+	uint32_t generation;
+	errseq_t value;		/* peeked: listing never consumes */
+	uint64_t sets_total;	/* valid set calls on this slot */
+	uint64_t last_set_ns;	/* CLOCK_REALTIME (coarse); 0: never */
+	pid_t last_pid;		/* 0: never */
+	uid_t creator_uid;
+	uint32_t holders;	/* handles open on it, over all clients */
+	uint64_t created_ns;	/* CLOCK_REALTIME */
+};
+
+struct errseq_daemon_status {
+	pid_t pid;
+	char version[32];
+	uint64_t start_ns;	/* CLOCK_REALTIME */
+	uint64_t uptime_ns;
+	uint32_t capacity;	/* slots in the segment */
+	uint32_t slots_used;	/* live slots */
+	uint32_t slots_held;	/* deleted slots still held open */
+	uint32_t clients;	/* connections, this one included */
+	uint32_t max_clients;
+	uint64_t incarnation;
+	uint64_t segment_bytes;
+};
+
+/* errseq_stat - one slot by name: 0, -ENOENT, -EINVAL, -ENOTCONN. */
+int errseq_stat(struct errseq_client *c, const char *name,
+		struct errseq_slot_info *out);
+
+/*
+ * errseq_list - one page of live slots in index order.
+ * Fills up to @max entries of @out starting at slot index *@pos and moves
+ * *@pos past them; start with *@pos = 0.  Returns the number filled (0 with
+ * *@pos == ERRSEQ_LIST_END: done), or a negative code.
+ */
+#define ERRSEQ_LIST_END	UINT32_MAX
+int errseq_list(struct errseq_client *c, uint32_t *pos,
+		struct errseq_slot_info *out, size_t max);
+
+/* errseq_status - the daemon's status: 0 or a negative code. */
+int errseq_status(struct errseq_client *c, struct errseq_daemon_status *out);
+
+/* The slot's name (NUL-terminated, owned by the handle). */
+const char *errseq_slot_name(const struct errseq_slot *s);
+
+/*
+ * errseq_default_socket - the socket path a NULL @socket_path means:
+ * $ERRSEQD_SOCKET if set and non-empty; else for root
+ * /run/errseqd/errseqd.sock; else $XDG_RUNTIME_DIR/errseqd/errseqd.sock,
+ * or /tmp/errseqd-UID/errseqd.sock without XDG_RUNTIME_DIR.
+ * Writes it to @buf; returns its length, or -ENAMETOOLONG.
+ */
+int errseq_default_socket(char *buf, size_t len);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* ERRSEQ_CLIENT_H */
