@@ -1,12 +1,19 @@
 # client/: liberrseq-client, the library producers and watchers link.
 lib_LTLIBRARIES += client/liberrseq-client.la
 client_liberrseq_client_la_SOURCES = \
-	client/errseq.c
-client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden
-client_liberrseq_client_la_LDFLAGS = $(AM_LDFLAGS) \
+	client/errseq.c \
+	client/slot.c \
+	client/cursor.c \
+	client/client.c \
+	client/conn.c \
+	client/proc.c \
+	client/strerror.c \
+	client/internal.h
+client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -pthread -fvisibility=hidden
+client_liberrseq_client_la_LDFLAGS = $(AM_LDFLAGS) -pthread \
 	-version-info $(LIBERRSEQ_CLIENT_LT_VERSION) -no-undefined \
 	-Wl,--version-script=$(srcdir)/client/liberrseq-client.sym
-client_liberrseq_client_la_LIBADD = common/libcommon.la
+client_liberrseq_client_la_LIBADD = common/libcommon.la $(LIBS)
 EXTRA_client_liberrseq_client_la_DEPENDENCIES = client/liberrseq-client.sym
 
 errseqincludedir = $(includedir)/errseq
@@ -16,3 +23,15 @@ pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = client/liberrseq-client.pc
 EXTRA_DIST += client/liberrseq-client.sym client/liberrseq-client.pc.in
 DISTCLEANFILES += client/liberrseq-client.pc
+
+# The library's test: against the real daemon, through tests/harness.h.
+check_PROGRAMS += tests/test_client
+TESTS += tests/test_client
+tests_test_client_SOURCES = tests/test_client.c
+tests_test_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
+tests_test_client_LDADD = client/liberrseq-client.la tests/libharness.la \
+	common/libcommon.la $(CHECK_LIBS) -lpthread
+
+# Only errseq_* may leave the library: checked with nm -D.
+TESTS += client/test-exports.sh
+EXTRA_DIST += client/test-exports.sh

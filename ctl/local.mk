@@ -1,1 +1,21 @@
-# ctl/local.mk - filled in by the ctl work.
+# ctl/local.mk - errseqctl, its man page and its integration test.
+
+bin_PROGRAMS += ctl/errseqctl
+ctl_errseqctl_SOURCES = \
+	ctl/errseqctl.c ctl/ctl.h \
+	ctl/show.c ctl/watch.c \
+	ctl/format.c ctl/format.h
+ctl_errseqctl_LDADD = client/liberrseq-client.la common/libcommon.la
+
+man_MANS += man/errseqctl.1
+EXTRA_DIST += man/errseqctl.1
+
+# tests/test_ctl: runs the built errseqctl ($ERRSEQCTL_BIN) against a real
+# errseqd started by tests/harness.c, and unit-tests ctl/format.c.
+check_PROGRAMS += tests/test_ctl
+TESTS += tests/test_ctl
+tests_test_ctl_SOURCES = tests/test_ctl.c ctl/format.c ctl/format.h
+tests_test_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_ctl_LDADD = tests/libharness.la client/liberrseq-client.la \
+	common/libcommon.la $(CHECK_LIBS)
+EXTRA_DIST += tests/json_check.py

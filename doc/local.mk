@@ -1,1 +1,2 @@
-# doc/local.mk - filled in by the doc work.
+# doc/: design, layout, protocol and reliability documents (installed).
+dist_doc_DATA += doc/design.md

@@ -1,1 +1,8 @@
-# examples/local.mk - filled in by the examples work.
+# examples/local.mk - the example programs, built (never installed) so that
+# they keep compiling against the library.
+noinst_PROGRAMS += examples/producer examples/watcher
+examples_producer_SOURCES = examples/producer.c
+examples_producer_LDADD = client/liberrseq-client.la
+examples_watcher_SOURCES = examples/watcher.c
+examples_watcher_LDADD = client/liberrseq-client.la
+EXTRA_DIST += examples/README.md

@@ -1,1 +1,2 @@
-# man/local.mk - filled in by the man work.
+# man/: each page is listed by the part of the tree it documents
+# (daemon: systemd/local.mk, library: client/local.mk, CLI: ctl/local.mk).

@@ -1,0 +1,804 @@
+/*
+ * bench_ctl.c - the control path: errseq_slot_open + errseq_slot_close
+ * through the daemon, with 1, 16 and 64 concurrent clients; open latency
+ * with 1k, 100k and 1M slots in use; `errseqctl --json list` wall time at
+ * 64k and 1M slots; segment size and daemon memory per slot.
+ *
+ *   bench_ctl [--out DIR] [--reps N] [--quick]
+ *
+ * The baseline of every latency here is a bare echo over a SOCK_SEQPACKET
+ * Unix socket (the daemon's transport), served by a one-thread epoll loop
+ * in a child process and measured in the same run with the same number of
+ * client threads: open + close is two round trips, so its baseline is two
+ * echoes of the same sizes (152 and 24 bytes); a lone open is one echo.
+ * Each client thread has a client (or echo socket) of its own.
+ *
+ * errseqctl is $ERRSEQCTL_BIN (else ctl/errseqctl); if it is missing the
+ * list rows say so.  The slot-count scale part starts a second daemon with
+ * --slots 1048576 and fills it with four client threads.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <poll.h>
+#include <pthread.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "errseq/client.h"
+#include "bench/bench.h"
+
+extern char **environ;
+
+#define MAX_THREADS 64
+#define SCALE_SLOTS 1048576u
+#define FILL_THREADS 4
+
+static char echo_dir[64];
+static char echo_path[108];
+static pid_t echo_pid;
+
+/* ---- the echo server ---- */
+
+static void echo_serve(int lfd)
+{
+	int ep = epoll_create1(EPOLL_CLOEXEC);
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lfd };
+	char buf[4096];
+
+	if (ep < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, lfd, &ev) < 0)
+		_exit(3);
+	for (;;) {
+		struct epoll_event evs[64];
+		int n = epoll_wait(ep, evs, 64, -1);
+
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			ssize_t len;
+
+			if (fd == lfd) {
+				int cfd = accept4(lfd, NULL, NULL,
+						  SOCK_CLOEXEC | SOCK_NONBLOCK);
+				struct epoll_event cev = { .events = EPOLLIN };
+
+				if (cfd < 0)
+					continue;
+				cev.data.fd = cfd;
+				epoll_ctl(ep, EPOLL_CTL_ADD, cfd, &cev);
+				continue;
+			}
+			len = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+			if (len > 0) {
+				send(fd, buf, (size_t)len, MSG_DONTWAIT);
+			} else if (len == 0 || (errno != EAGAIN &&
+						errno != EINTR)) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+			}
+		}
+	}
+}
+
+/* Start the echo server in a child, its socket in a directory of its own
+ * named like the harness's (so esdt_sweep() removes it if we die); fills
+ * echo_path.  0 or -errno. */
+static int echo_start(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	pid_t parent = getpid();
+	int lfd;
+
+	snprintf(echo_dir, sizeof(echo_dir), "/tmp/esdt-%d-echo",
+		 (int)getpid());
+	if (mkdir(echo_dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	snprintf(echo_path, sizeof(echo_path), "%s/echo.sock", echo_dir);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", echo_path);
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	if (lfd < 0)
+		return -errno;
+	unlink(echo_path);
+	if (bind(lfd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ||
+	    listen(lfd, 256) < 0) {
+		int e = -errno;
+
+		close(lfd);
+		return e;
+	}
+	echo_pid = fork();
+	if (echo_pid < 0) {
+		close(lfd);
+		return -errno;
+	}
+	if (echo_pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent)
+			_exit(0);
+		echo_serve(lfd);
+	}
+	close(lfd);
+	return 0;
+}
+
+static void echo_stop(void)
+{
+	if (echo_pid > 0) {
+		kill(echo_pid, SIGKILL);
+		waitpid(echo_pid, NULL, 0);
+		echo_pid = 0;
+	}
+	unlink(echo_path);
+	rmdir(echo_dir);
+}
+
+static int echo_connect(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", echo_path);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		int e = -errno;
+
+		close(fd);
+		return e;
+	}
+	return fd;
+}
+
+/* One echo round trip of @len bytes.  0 or -errno. */
+static int echo_rt(int fd, size_t len)
+{
+	char buf[256] = { 1 };
+
+	if (send(fd, buf, len, 0) != (ssize_t)len)
+		return -errno;
+	for (;;) {
+		ssize_t n = recv(fd, buf, sizeof(buf), 0);
+
+		if (n == (ssize_t)len)
+			return 0;
+		if (n < 0 && errno == EINTR)
+			continue;
+		return n < 0 ? -errno : -EPROTO;
+	}
+}
+
+/* ---- concurrent open + close ---- */
+
+enum op_kind {
+	OP_OPENCLOSE,		/* errseq_slot_open + errseq_slot_close */
+	OP_ECHO2,		/* two echoes: 152 and 24 bytes */
+	OP_OPEN_EXISTING,	/* open a filled slot (close untimed) */
+	OP_ECHO1,		/* one 152-byte echo */
+	OP_CREATE,		/* open a new name with CREATE (close untimed) */
+};
+
+struct worker {
+	pthread_t th;
+	int id;
+	enum op_kind kind;
+	const char *sock;	/* daemon socket (lib kinds) */
+	long iters;
+	long warm;
+	uint32_t fill_level;	/* OP_OPEN_EXISTING: names below it exist */
+	uint32_t seed;
+	double *samples;	/* ns, iters of them */
+	uint64_t t_start, t_end;
+	int err;
+	pthread_barrier_t *bar;
+};
+
+static uint32_t xorshift(uint32_t *s)
+{
+	uint32_t x = *s;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	return *s = x;
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+	struct errseq_client *c = NULL;
+	int fd = -1;
+	char name[64];
+	int r = 0;
+
+	if (w->kind == OP_ECHO2 || w->kind == OP_ECHO1) {
+		fd = echo_connect();
+		if (fd < 0)
+			r = fd;
+	} else {
+		r = errseq_client_open(w->sock, &c);
+	}
+	w->err = r;
+	pthread_barrier_wait(w->bar);	/* connected (or failed) */
+	pthread_barrier_wait(w->bar);	/* main has read the errors: go */
+	if (r < 0)
+		return NULL;
+	w->t_start = bench_now_ns();
+	for (long k = -w->warm; k < w->iters && r == 0; k++) {
+		struct errseq_slot *s = NULL;
+		uint64_t t0, t1;
+
+		switch (w->kind) {
+		case OP_OPENCLOSE:
+			snprintf(name, sizeof(name), "oc.%d", w->id);
+			t0 = bench_now_ns();
+			r = errseq_slot_open(c, name, ERRSEQ_CREATE, &s);
+			if (r == 0)
+				errseq_slot_close(s);
+			t1 = bench_now_ns();
+			break;
+		case OP_ECHO2:
+			t0 = bench_now_ns();
+			r = echo_rt(fd, 152);
+			if (r == 0)
+				r = echo_rt(fd, 24);
+			t1 = bench_now_ns();
+			break;
+		case OP_ECHO1:
+			t0 = bench_now_ns();
+			r = echo_rt(fd, 152);
+			t1 = bench_now_ns();
+			break;
+		case OP_OPEN_EXISTING:
+			snprintf(name, sizeof(name), "s%07u",
+				 xorshift(&w->seed) % w->fill_level);
+			t0 = bench_now_ns();
+			r = errseq_slot_open(c, name, 0, &s);
+			t1 = bench_now_ns();
+			if (r == 0)
+				errseq_slot_close(s);
+			break;
+		case OP_CREATE:
+		default:
+			snprintf(name, sizeof(name), "n.%d.%ld", w->id,
+				 k + w->warm);
+			t0 = bench_now_ns();
+			r = errseq_slot_open(c, name, ERRSEQ_CREATE |
+					     ERRSEQ_EXCL, &s);
+			t1 = bench_now_ns();
+			if (r == 0)
+				errseq_slot_close(s);
+			break;
+		}
+		if (k >= 0)
+			w->samples[k] = (double)(t1 - t0);
+	}
+	w->t_end = bench_now_ns();
+	w->err = r;
+	if (w->kind == OP_CREATE && r == 0) {
+		/* untimed: put the slot count back where it was */
+		for (long k = 0; k < w->iters + w->warm; k++) {
+			snprintf(name, sizeof(name), "n.%d.%ld", w->id, k);
+			errseq_slot_unlink(c, name);
+		}
+	}
+	if (fd >= 0)
+		close(fd);
+	errseq_client_close(c);
+	return NULL;
+}
+
+struct run_result {
+	double p50, p99, mean;	/* ns */
+	double ops_per_s;	/* all threads together */
+};
+
+/* Run @nthreads workers of @kind, @per_thread timed ops each. */
+static int run_workers(int nthreads, enum op_kind kind, const char *sock,
+		       long per_thread, uint32_t fill_level,
+		       struct run_result *out)
+{
+	static struct worker ws[MAX_THREADS];
+	pthread_barrier_t bar;
+	double *all;
+	size_t n = 0;
+	uint64_t start = UINT64_MAX, end = 0;
+	int err = 0;
+
+	all = calloc((size_t)nthreads * (size_t)per_thread, sizeof(double));
+	if (!all)
+		return -ENOMEM;
+	pthread_barrier_init(&bar, NULL, (unsigned)nthreads + 1);
+	for (int i = 0; i < nthreads; i++) {
+		struct worker *w = &ws[i];
+
+		memset(w, 0, sizeof(*w));
+		w->id = i;
+		w->kind = kind;
+		w->sock = sock;
+		w->iters = per_thread;
+		w->warm = per_thread / 10 + 2;
+		w->fill_level = fill_level;
+		w->seed = 0x9e3779b9u * (uint32_t)(i + 1);
+		w->samples = all + (size_t)i * (size_t)per_thread;
+		w->bar = &bar;
+		if (pthread_create(&w->th, NULL, worker_main, w) != 0)
+			bench_die("pthread_create");
+	}
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < nthreads; i++)
+		if (ws[i].err < 0)
+			err = ws[i].err;
+	/* every worker waits here once more, failed or not */
+	pthread_barrier_wait(&bar);
+	for (int i = 0; i < nthreads; i++) {
+		pthread_join(ws[i].th, NULL);
+		if (ws[i].err < 0)
+			err = ws[i].err;
+	}
+	pthread_barrier_destroy(&bar);
+	if (err < 0) {
+		free(all);
+		return err;
+	}
+	for (int i = 0; i < nthreads; i++) {
+		if (ws[i].t_start < start)
+			start = ws[i].t_start;
+		if (ws[i].t_end > end)
+			end = ws[i].t_end;
+		n += (size_t)ws[i].iters;
+	}
+	out->mean = 0;
+	for (size_t i = 0; i < n; i++)
+		out->mean += all[i] / (double)n;
+	bench_sort(all, n);
+	out->p50 = bench_pct_sorted(all, n, 0.50);
+	out->p99 = bench_pct_sorted(all, n, 0.99);
+	/* the warm-up is inside [start, end]: count it too */
+	out->ops_per_s = (double)(n + (size_t)nthreads *
+				  (size_t)(per_thread / 10 + 2)) /
+			 ((double)(end - start) / 1e9);
+	free(all);
+	return 0;
+}
+
+static void bench_concurrency(const char *sock)
+{
+	static const int counts[] = { 1, 16, 64 };
+	long total = bench_opts.quick ? 400 : 3000;
+
+	for (size_t ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
+		int nt = counts[ci];
+		long per = total / nt < 20 ? 20 : total / nt;
+		struct bench_row *r50, *r99, *rmean, *rtp;
+
+		r50 = bench_row_add("us", "open+close, %d client%s, p50", nt,
+				    nt > 1 ? "s" : "");
+		r99 = bench_row_add("us", "open+close, %d client%s, p99", nt,
+				    nt > 1 ? "s" : "");
+		rmean = bench_row_add("us", "open+close, %d client%s, mean",
+				      nt, nt > 1 ? "s" : "");
+		snprintf(rmean->base_name, sizeof(rmean->base_name),
+			 "2 SEQPACKET echoes");
+		rtp = bench_row_add("kops/s", "open+close, %d client%s, "
+				    "throughput", nt, nt > 1 ? "s" : "");
+		snprintf(r50->base_name, sizeof(r50->base_name),
+			 "2 SEQPACKET echoes");
+		snprintf(r99->base_name, sizeof(r99->base_name),
+			 "2 SEQPACKET echoes");
+		snprintf(rtp->base_name, sizeof(rtp->base_name),
+			 "2 SEQPACKET echoes");
+		for (int rep = 0; rep < bench_opts.reps; rep++) {
+			struct run_result lib, echo;
+			int r;
+
+			r = run_workers(nt, OP_ECHO2, NULL, per, 0, &echo);
+			if (r == 0)
+				r = run_workers(nt, OP_OPENCLOSE, sock, per, 0,
+						&lib);
+			if (r < 0)
+				bench_die("open+close with %d clients: %s", nt,
+					  errseq_strerror(r));
+			bench_row_run(r50, lib.p50 / 1e3, echo.p50 / 1e3);
+			bench_row_run(r99, lib.p99 / 1e3, echo.p99 / 1e3);
+			bench_row_run(rmean, lib.mean / 1e3, echo.mean / 1e3);
+			bench_row_run(rtp, lib.ops_per_s / 1e3,
+				      echo.ops_per_s / 1e3);
+		}
+		bench_row_reduce(r50);
+		bench_row_reduce(r99);
+		bench_row_reduce(rmean);
+		bench_row_reduce(rtp);
+		if (nt == 1) {
+			bench_goal_le(r50, r50->value, 20.0, "<= 20 us");
+			bench_note(r50, "Absolute goal; the ratio to the bare "
+				   "echo of the same run is the figure that "
+				   "carries across machines.");
+		}
+		bench_note(r50, "%ld timed open+close per thread per run.",
+			   per);
+	}
+}
+
+/* ---- scale: 1k, 64k, 100k, 1M slots in use ---- */
+
+struct filler {
+	pthread_t th;
+	const char *sock;
+	uint32_t from, to, step;	/* names s<from>, s<from+step>, ... */
+	int err;
+};
+
+static void *fill_main(void *arg)
+{
+	struct filler *f = arg;
+	struct errseq_client *c;
+	char name[32];
+	int r;
+
+	r = errseq_client_open(f->sock, &c);
+	for (uint32_t k = f->from; r == 0 && k < f->to; k += f->step) {
+		struct errseq_slot *s;
+
+		snprintf(name, sizeof(name), "s%07u", k);
+		r = errseq_slot_open(c, name, ERRSEQ_CREATE, &s);
+		if (r == 0)
+			errseq_slot_close(s);
+	}
+	f->err = r;
+	errseq_client_close(c);
+	return NULL;
+}
+
+/* Create slots s<from> .. s<to - 1> with FILL_THREADS clients. */
+static int fill(const char *sock, uint32_t from, uint32_t to)
+{
+	struct filler fs[FILL_THREADS];
+	int err = 0;
+
+	for (int i = 0; i < FILL_THREADS; i++) {
+		fs[i] = (struct filler){ .sock = sock, .from = from + (uint32_t)i,
+					 .to = to, .step = FILL_THREADS };
+		if (pthread_create(&fs[i].th, NULL, fill_main, &fs[i]) != 0)
+			bench_die("pthread_create");
+	}
+	for (int i = 0; i < FILL_THREADS; i++) {
+		pthread_join(fs[i].th, NULL);
+		if (fs[i].err < 0)
+			err = fs[i].err;
+	}
+	return err;
+}
+
+/*
+ * errseqctl to time: $ERRSEQCTL_BIN, else ctl/errseqctl.  In a build tree
+ * that is libtool's wrapper script, which would add a shell's start-up to
+ * every figure: time the real binary beside it (.libs/errseqctl) instead;
+ * it finds liberrseq-client through the LD_LIBRARY_PATH our own wrapper
+ * set (we link the same library).
+ */
+static const char *ctl_bin(void)
+{
+	static char real[600];
+	const char *bin = getenv("ERRSEQCTL_BIN");
+	char head[256] = "";
+	FILE *f;
+
+	if (!bin || !*bin)
+		bin = "ctl/errseqctl";
+	if (access(bin, X_OK) < 0)
+		return NULL;
+	f = fopen(bin, "r");
+	if (f) {
+		size_t n = fread(head, 1, sizeof(head) - 1, f);
+
+		head[n] = '\0';
+		fclose(f);
+	}
+	if (!strncmp(head, "#!", 2) && strstr(head, "libtool")) {
+		const char *slash = strrchr(bin, '/');
+		int dirlen = slash ? (int)(slash - bin) : 0;
+
+		snprintf(real, sizeof(real), "%.*s%s.libs/%s", dirlen, bin,
+			 slash ? "/" : "", slash ? slash + 1 : bin);
+		if (access(real, X_OK) == 0)
+			return real;
+	}
+	return bin;
+}
+
+/*
+ * Run errseqctl --socket @sock --json @cmd, reading its stdout through a
+ * pipe as a user's script would.  Returns the wall time in ms (spawn to
+ * exit), or a negative errno; *@bytes and *@names get the output size and
+ * the number of "name" keys in it.
+ */
+static double run_ctl(const char *bin, const char *sock, const char *cmd,
+		      size_t *bytes, long *names)
+{
+	static const char key[] = "\"name\"";
+	const size_t klen = sizeof(key) - 1;
+	char *argv[] = { (char *)bin, "--socket", (char *)sock, "--json",
+			 (char *)cmd, NULL };
+	posix_spawn_file_actions_t fa;
+	char buf[65536 + 8];
+	size_t carry = 0;
+	uint64_t t0, t1;
+	int p[2], status;
+	pid_t pid;
+	ssize_t n;
+
+	*bytes = 0;
+	*names = 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	posix_spawn_file_actions_init(&fa);
+	posix_spawn_file_actions_adddup2(&fa, p[1], STDOUT_FILENO);
+	t0 = bench_now_ns();
+	if (posix_spawn(&pid, bin, &fa, NULL, argv, environ) != 0) {
+		posix_spawn_file_actions_destroy(&fa);
+		close(p[0]);
+		close(p[1]);
+		return -ENOEXEC;
+	}
+	posix_spawn_file_actions_destroy(&fa);
+	close(p[1]);
+	while ((n = read(p[0], buf + carry, sizeof(buf) - 8 - carry)) > 0 ||
+	       (n < 0 && errno == EINTR)) {
+		size_t have;
+
+		if (n < 0)
+			continue;
+		have = carry + (size_t)n;
+		*bytes += (size_t)n;
+		for (size_t i = 0; i + klen <= have; i++)
+			if (!memcmp(buf + i, key, klen))
+				(*names)++;
+		/* keep a tail that may start a key split across reads */
+		carry = have < klen - 1 ? have : klen - 1;
+		memmove(buf, buf + have - carry, carry);
+	}
+	close(p[0]);
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -errno;
+	t1 = bench_now_ns();
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -ECHILD;
+	return (double)(t1 - t0) / 1e6;
+}
+
+struct level_result {
+	uint32_t level;
+	struct bench_row *open50, *open99, *create50, *list;
+};
+
+static void measure_level(const char *sock, struct level_result *lr,
+			  int do_list, struct bench_row *status_row)
+{
+	long per = bench_opts.quick ? 200 : 2000;
+	const char *bin = ctl_bin();
+
+	lr->open50 = bench_row_add("us", "open (existing name), %u slots in "
+				   "use, p50", lr->level);
+	lr->open99 = bench_row_add("us", "open (existing name), %u slots in "
+				   "use, p99", lr->level);
+	lr->create50 = bench_row_add("us", "open+create (new name), %u slots "
+				     "in use, p50", lr->level);
+	snprintf(lr->open50->base_name, sizeof(lr->open50->base_name),
+		 "SEQPACKET echo");
+	snprintf(lr->open99->base_name, sizeof(lr->open99->base_name),
+		 "SEQPACKET echo");
+	snprintf(lr->create50->base_name, sizeof(lr->create50->base_name),
+		 "SEQPACKET echo");
+	for (int rep = 0; rep < bench_opts.reps; rep++) {
+		struct run_result echo, open, create;
+
+		if (run_workers(1, OP_ECHO1, NULL, per, 0, &echo) < 0 ||
+		    run_workers(1, OP_OPEN_EXISTING, sock, per, lr->level,
+				&open) < 0 ||
+		    run_workers(1, OP_CREATE, sock, per / 4, 0, &create) < 0)
+			bench_die("measuring %u slots failed", lr->level);
+		bench_row_run(lr->open50, open.p50 / 1e3, echo.p50 / 1e3);
+		bench_row_run(lr->open99, open.p99 / 1e3, echo.p99 / 1e3);
+		bench_row_run(lr->create50, create.p50 / 1e3, echo.p50 / 1e3);
+	}
+	bench_row_reduce(lr->open50);
+	bench_row_reduce(lr->open99);
+	bench_row_reduce(lr->create50);
+
+	lr->list = NULL;
+	if (!do_list)
+		return;
+	lr->list = bench_row_add("ms", "errseqctl --json list, %u slots",
+				 lr->level);
+	snprintf(lr->list->base_name, sizeof(lr->list->base_name),
+		 "errseqctl --json status");
+	if (!bin) {
+		bench_skip(lr->list, "errseqctl not found ($ERRSEQCTL_BIN or "
+			   "ctl/errseqctl): not ready.");
+		return;
+	}
+	/* a 1M-slot listing is hundreds of MB of JSON: three runs do */
+	for (int rep = 0; rep < bench_opts.reps &&
+			  (lr->level < 500000 || rep < 3); rep++) {
+		size_t bytes, sbytes;
+		long names, snames;
+		double st = run_ctl(bin, sock, "status", &sbytes, &snames);
+		double ms = run_ctl(bin, sock, "list", &bytes, &names);
+
+		if (ms < 0 || st < 0) {
+			bench_skip(lr->list, "errseqctl failed (%s).",
+				   strerror((int)-(ms < 0 ? ms : st)));
+			return;
+		}
+		bench_row_run(lr->list, ms, st);
+		if (status_row)
+			bench_row_run(status_row, st, NAN);
+		if (rep == 0)
+			bench_note(lr->list, "%zu bytes of JSON, %ld \"name\" "
+				   "keys (%u slots live); timed: %s.", bytes,
+				   names, lr->level, bin);
+	}
+	bench_row_reduce(lr->list);
+}
+
+/* Daemon memory in kB: VmRSS, RssAnon, RssShmem. */
+struct mem {
+	long rss, anon, shmem;
+};
+
+static void read_mem(pid_t pid, struct mem *m)
+{
+	m->rss = bench_proc_status_kb(pid, "VmRSS");
+	m->anon = bench_proc_status_kb(pid, "RssAnon");
+	m->shmem = bench_proc_status_kb(pid, "RssShmem");
+}
+
+static long shm_size(const char *name)
+{
+	char path[128];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/dev/shm%s", name);
+	if (stat(path, &st) < 0)
+		return -1;
+	return (long)st.st_size;
+}
+
+static void bench_scale(void)
+{
+	static const char *const extra[] = { "--max-clients", "256", NULL };
+	uint32_t levels[] = { 1000, 65536, 100000, 1000000 };
+	int lists[] = { 0, 1, 0, 1 };
+	struct level_result lr[4];
+	struct esdt_daemon d;
+	struct mem m0, m[4];
+	struct bench_row *r, *status_row;
+	uint32_t have = 0;
+	uint64_t fill_ns = 0;
+	char reg[96];
+	long seg, regsz;
+	int nlev = 4;
+
+	if (bench_opts.quick) {
+		levels[1] = 10000;	/* --quick: a smaller ladder */
+		levels[2] = 20000;
+		levels[3] = 50000;
+	}
+	if (bench_daemon_start(&d, SCALE_SLOTS, extra) < 0) {
+		bench_skip(bench_row_add("", "slot-count scale"),
+			   "the daemon did not start with --slots %u.",
+			   SCALE_SLOTS);
+		return;
+	}
+	read_mem(d.pid, &m0);
+	status_row = bench_row_add("ms", "errseqctl --json status (reference "
+				   "for list: spawn + connect + 1 request)");
+	for (int i = 0; i < nlev; i++) {
+		uint64_t t0 = bench_now_ns();
+		int rc = fill(d.sock, have, levels[i]);
+
+		fill_ns += bench_now_ns() - t0;
+		if (rc < 0)
+			bench_die("filling to %u slots: %s", levels[i],
+				  errseq_strerror(rc));
+		have = levels[i];
+		read_mem(d.pid, &m[i]);
+		lr[i].level = levels[i];
+		measure_level(d.sock, &lr[i], lists[i], status_row);
+	}
+	bench_row_reduce(status_row);
+
+	/* 1M versus 1k: raw, and normalised by the echo of each level */
+	r = bench_row_add("x", "open p50: %u slots / %u slots", levels[3],
+			  levels[0]);
+	r->value = lr[3].open50->value / lr[0].open50->value;
+	snprintf(r->base_name, sizeof(r->base_name), "echo-normalised");
+	r->base = lr[3].open50->ratio / lr[0].open50->ratio;
+	bench_goal_le(r, fmax(r->value, r->base), 1.5, "<= 1.5 (both)");
+	bench_note(r, "value: ratio of the two p50s; baseline column: the "
+		   "same after dividing each by the SEQPACKET echo p50 "
+		   "measured next to it. PASS needs both <= 1.5.");
+	r = bench_row_add("x", "open p99: %u slots / %u slots", levels[3],
+			  levels[0]);
+	r->value = lr[3].open99->value / lr[0].open99->value;
+	snprintf(r->base_name, sizeof(r->base_name), "echo-normalised");
+	r->base = lr[3].open99->ratio / lr[0].open99->ratio;
+
+	if (lr[1].list && lr[1].list->verdict != BENCH_SKIP) {
+		bench_goal_le(lr[1].list, lr[1].list->value, 50.0, "< 50 ms");
+		if (bench_opts.quick)
+			bench_note(lr[1].list, "--quick: only %u slots, not "
+				   "64k.", levels[1]);
+	}
+
+	seg = shm_size(d.shm);
+	snprintf(reg, sizeof(reg), "%s.reg", d.shm);
+	regsz = shm_size(reg);
+	r = bench_row_add("bytes", "data segment size, %u slots", SCALE_SLOTS);
+	r->value = (double)seg;
+	bench_note(r, "%.1f bytes per slot (64 per slot + a 4096-byte header)."
+		   " Registry segment: %ld bytes (%.1f per slot).",
+		   (double)seg / SCALE_SLOTS, regsz,
+		   (double)regsz / SCALE_SLOTS);
+	r = bench_row_add("bytes", "daemon VmRSS growth per slot in use "
+			  "(0 -> %u)", levels[3]);
+	r->value = (double)(m[3].rss - m0.rss) * 1024.0 / levels[3];
+	bench_note(r, "VmRSS %ld -> %ld kB (RssAnon %ld -> %ld, RssShmem "
+		   "%ld -> %ld); at %u slots: %ld kB.", m0.rss, m[3].rss,
+		   m0.anon, m[3].anon, m0.shmem, m[3].shmem, levels[0],
+		   m[0].rss);
+	r = bench_row_add("bytes", "daemon VmRSS per slot in use, at %u",
+			  levels[3]);
+	r->value = (double)m[3].rss * 1024.0 / levels[3];
+	bench_note(r, "Includes both segments, which the daemon holds "
+		   "resident from the start for the full %u-slot capacity "
+		   "(RssShmem above).", SCALE_SLOTS);
+	r = bench_row_add("s", "time to create %u slots (%d clients)",
+			  levels[3], FILL_THREADS);
+	r->value = (double)fill_ns / 1e9;
+	esdt_daemon_cleanup(&d);
+}
+
+int main(int argc, char **argv)
+{
+	struct esdt_daemon d;
+	static const char *const extra[] = { "--max-clients", "256", NULL };
+	int r;
+
+	argc = bench_init(argc, argv, "bench_ctl", 5);
+	if (argc > 1) {
+		fprintf(stderr, "usage: bench_ctl [--out DIR] [--reps N] "
+			"[--quick]\n");
+		return 2;
+	}
+	/* the daemon and the echo server first: no thread exists yet */
+	if (bench_daemon_start(&d, 0, extra) < 0) {
+		bench_skip(bench_row_add("", "control path"),
+			   "the daemon did not start.");
+		bench_finish();
+		return 1;
+	}
+	r = echo_start();
+	if (r < 0)
+		bench_die("echo server: %s", strerror(-r));
+
+	bench_concurrency(d.sock);
+	esdt_daemon_cleanup(&d);
+	bench_scale();
+
+	echo_stop();
+	return bench_finish() < 0 ? 1 : 0;
+}

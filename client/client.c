@@ -1,0 +1,462 @@
+/*
+ * client.c - the control path of liberrseq-client: open and close clients
+ * and slots, unlink, stat, list, status.  Each of these is one request to
+ * errseqd (common/protocol.h) made under the client's mutex; the data path
+ * (slot.c, cursor.c) never comes here.
+ *
+ * Rules every control call follows:
+ *  - arguments are checked first (a bad name is -EINVAL with no round trip);
+ *  - a client inherited across fork() answers ERRSEQ_EFORKED without
+ *    touching its socket or its mutex (a parent thread may have held the
+ *    mutex at fork time, and the socket is the parent's connection);
+ *  - if the daemon is away the call makes one reconnect attempt of its own
+ *    (which also re-registers the open slots) and fails with -ENOTCONN if
+ *    that fails; a request whose send failed (the daemon died since the
+ *    last call) is sent again once on the new connection;
+ *  - an error reply is returned as its negative errno; a malformed reply is
+ *    ERRSEQ_EPROTO and drops the connection (the thread reconnects).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include "common/common.h"
+#include "common/visibility.h"
+#include "client/internal.h"
+
+/*
+ * One control exchange with the reconnect rules above; c->mutex held.
+ * Returns as errseq__call_locked, with every transport failure reported
+ * as -ENOTCONN.
+ */
+static int control_call_locked(struct errseq_client *c, void *req,
+			       size_t req_len, size_t *rep_len)
+{
+	bool retried = false;
+	int r;
+
+	for (;;) {
+		if (c->fd < 0) {
+			if (retried || errseq__connect_locked(c) < 0)
+				return -ENOTCONN;
+			retried = true;
+		}
+		r = errseq__call_locked(c, req, req_len, rep_len, NULL);
+		if (r != -EPIPE)
+			return r;
+		/* The send failed, so the daemon never saw the request: it
+		 * is safe to send it again once, on a new connection. */
+		if (retried)
+			return -ENOTCONN;
+	}
+}
+
+/* Validate @name; its length goes to *@len.  0 or -EINVAL. */
+static int name_arg(const char *name, size_t *len)
+{
+	if (!name)
+		return -EINVAL;
+	*len = strnlen(name, ESD_NAME_MAX + 1);
+	return esd_name_check(name, *len);
+}
+
+/* Fill the public info from the wire form.  0 or ERRSEQ_EPROTO. */
+static int info_from_wire(const struct esp_slot_info *w,
+			  struct errseq_slot_info *out)
+{
+	if (w->name_len < 1 || w->name_len > ESD_NAME_MAX)
+		return ERRSEQ_EPROTO;
+	memset(out, 0, sizeof(*out));
+	memcpy(out->name, w->name, w->name_len);
+	out->name[w->name_len] = '\0';
+	out->index = w->index;
+	out->generation = w->gen;
+	out->value = ESD_WORD_VAL(w->word);
+	out->sets_total = w->sets_total;
+	out->last_set_ns = w->last_set_ns;
+	out->last_pid = w->last_pid;
+	out->creator_uid = w->creator_uid;
+	out->holders = w->holders;
+	out->created_ns = w->created_ns;
+	return 0;
+}
+
+/* Free everything @c owns except its socket, eventfd and mutex. */
+static void client_free_slots(struct errseq_client *c)
+{
+	pthread_mutex_lock(&errseq__registry_lock);
+	while (c->slots.next != &c->slots) {
+		struct errseq_slot *s = errseq__container(
+			c->slots.next, struct errseq_slot, link);
+
+		errseq__list_del(&s->link);
+		errseq__cursors_free_locked(s);
+		errseq__map_put_locked(s->map);
+		free(s);
+	}
+	errseq__map_put_locked(c->map);
+	c->map = NULL;
+	if (c->all.next != &c->all)
+		errseq__list_del(&c->all);
+	pthread_mutex_unlock(&errseq__registry_lock);
+}
+
+ERRSEQ_EXPORT int errseq_client_open(const char *socket_path,
+				     struct errseq_client **out)
+{
+	struct errseq_client *c;
+	sigset_t all, old;
+	int r;
+
+	if (!out)
+		return -EINVAL;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return -ENOMEM;
+	c->fd = -1;
+	c->evfd = -1;
+	errseq__list_init(&c->slots);
+	errseq__list_init(&c->all);
+	pthread_mutex_init(&c->mutex, NULL);
+	c->fork_gen = __atomic_load_n(&errseq__fork_gen, __ATOMIC_RELAXED);
+
+	if (socket_path) {
+		if (!*socket_path)
+			r = -EINVAL;
+		else if (strlen(socket_path) >= sizeof(c->path))
+			r = -ENAMETOOLONG;
+		else
+			r = (int)strlen(strcpy(c->path, socket_path));
+	} else {
+		r = esd_default_socket(c->path, sizeof(c->path));
+	}
+	if (r < 0)
+		goto fail;
+
+	c->rxbuf = malloc(ESP_MAX_MSG);
+	if (!c->rxbuf) {
+		r = -ENOMEM;
+		goto fail;
+	}
+	c->evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (c->evfd < 0) {
+		r = -errno;
+		goto fail;
+	}
+
+	pthread_mutex_lock(&c->mutex);
+	r = errseq__connect_locked(c);
+	pthread_mutex_unlock(&c->mutex);
+	if (r < 0)
+		goto fail;
+
+	/* The thread takes no signal: they belong to the application. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = -pthread_create(&c->thread, NULL, errseq__thread_main, c);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r < 0)
+		goto fail;
+	c->thread_started = true;
+
+	pthread_mutex_lock(&errseq__registry_lock);
+	errseq__list_add(&errseq__clients, &c->all);
+	pthread_mutex_unlock(&errseq__registry_lock);
+	*out = c;
+	return 0;
+
+fail:
+	client_free_slots(c);
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->evfd >= 0)
+		close(c->evfd);
+	pthread_mutex_destroy(&c->mutex);
+	free(c->rxbuf);
+	free(c);
+	return r;
+}
+
+ERRSEQ_EXPORT void errseq_client_close(struct errseq_client *c)
+{
+	bool forked;
+
+	if (!c)
+		return;
+	forked = errseq__forked(c);
+	if (!forked && c->thread_started) {
+		pthread_mutex_lock(&c->mutex);
+		c->stopping = true;
+		pthread_mutex_unlock(&c->mutex);
+		errseq__kick(c);
+		pthread_join(c->thread, NULL);
+	}
+	/* No CLOSE messages: closing the socket makes the daemon drop every
+	 * hold of this connection at once. */
+	client_free_slots(c);
+	/* In a fork child these are the child's copies: closing them leaves
+	 * the parent's connection alone (no shutdown() here). */
+	if (c->fd >= 0)
+		close(c->fd);
+	if (c->evfd >= 0)
+		close(c->evfd);
+	/* A child must not destroy a mutex some parent thread may have
+	 * held at fork time; freeing the memory is enough. */
+	if (!forked)
+		pthread_mutex_destroy(&c->mutex);
+	free(c->rxbuf);
+	free(c);
+}
+
+ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
+				   unsigned flags, struct errseq_slot **out)
+{
+	struct esp_name_req req = { .hdr.op = ESP_OP_OPEN };
+	const struct esp_open_rep *rep;
+	struct errseq_slot *s;
+	size_t len, rlen;
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	if (flags != 0 && flags != ERRSEQ_CREATE &&
+	    flags != (ERRSEQ_CREATE | ERRSEQ_EXCL))
+		return -EINVAL;
+	r = name_arg(name, &len);
+	if (r < 0)
+		return r;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return -ENOMEM;
+	errseq__list_init(&s->link);
+	errseq__list_init(&s->cursors);
+	memcpy(s->name, name, len);
+	s->name_len = (uint32_t)len;
+	s->client = c;
+
+	req.flags = flags;	/* ERRSEQ_* == ESP_OPEN_* */
+	req.name_len = (uint32_t)len;
+	memcpy(req.name, name, len);
+
+	pthread_mutex_lock(&c->mutex);
+	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	if (r < 0)
+		goto out;
+	rep = (const struct esp_open_rep *)c->rxbuf;
+	if (rlen != sizeof(*rep) || rep->index >= c->map->slot_count ||
+	    !ESD_GEN_LIVE(rep->gen)) {
+		/* dropping the connection also drops the hold we got */
+		errseq__drop_locked(c);
+		r = ERRSEQ_EPROTO;
+		goto out;
+	}
+	s->index = rep->index;
+	s->gen = rep->gen;
+	s->gen_hi = (uint64_t)rep->gen << ESD_GEN_SHIFT;
+	s->shm = esd_seg_slot(c->map->base, rep->index);
+	s->held = true;
+	pthread_mutex_lock(&errseq__registry_lock);
+	s->map = c->map;
+	s->map->refs++;
+	errseq__list_add(&c->slots, &s->link);
+	pthread_mutex_unlock(&errseq__registry_lock);
+	*out = s;
+	s = NULL;
+out:
+	pthread_mutex_unlock(&c->mutex);
+	free(s);
+	return r;
+}
+
+/* Unlink and free @s (registry lock taken here). */
+static void slot_free(struct errseq_slot *s)
+{
+	pthread_mutex_lock(&errseq__registry_lock);
+	errseq__list_del(&s->link);
+	errseq__cursors_free_locked(s);
+	errseq__map_put_locked(s->map);
+	pthread_mutex_unlock(&errseq__registry_lock);
+	free(s);
+}
+
+ERRSEQ_EXPORT void errseq_slot_close(struct errseq_slot *s)
+{
+	struct errseq_client *c;
+
+	if (!s)
+		return;
+	c = s->client;
+	if (errseq__forked(c)) {
+		slot_free(s);	/* the hold is the parent's: no message */
+		return;
+	}
+	pthread_mutex_lock(&c->mutex);
+	if (c->fd >= 0 && s->held) {
+		struct esp_slot_req req = {
+			.hdr.op = ESP_OP_CLOSE,
+			.index = s->index,
+			.gen = s->gen,
+		};
+		size_t len;
+
+		/* Best effort: if the daemon is away it dropped our holds
+		 * with the connection, and a reconnect will not REATTACH a
+		 * handle that is no longer on the list. */
+		(void)errseq__call_locked(c, &req, sizeof(req), &len, NULL);
+	}
+	slot_free(s);
+	pthread_mutex_unlock(&c->mutex);
+}
+
+ERRSEQ_EXPORT int errseq_slot_unlink(struct errseq_client *c,
+				     const char *name)
+{
+	struct esp_name_req req = { .hdr.op = ESP_OP_UNLINK };
+	size_t len, rlen;
+	int r;
+
+	if (!c)
+		return -EINVAL;
+	r = name_arg(name, &len);
+	if (r < 0)
+		return r;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	req.name_len = (uint32_t)len;
+	memcpy(req.name, name, len);
+
+	pthread_mutex_lock(&c->mutex);
+	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	if (r == 0 && rlen != sizeof(struct esp_hdr)) {
+		errseq__drop_locked(c);
+		r = ERRSEQ_EPROTO;
+	}
+	pthread_mutex_unlock(&c->mutex);
+	return r;
+}
+
+ERRSEQ_EXPORT int errseq_stat(struct errseq_client *c, const char *name,
+			      struct errseq_slot_info *out)
+{
+	struct esp_name_req req = { .hdr.op = ESP_OP_STAT };
+	const struct esp_stat_rep *rep;
+	size_t len, rlen;
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	r = name_arg(name, &len);
+	if (r < 0)
+		return r;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	req.name_len = (uint32_t)len;
+	memcpy(req.name, name, len);
+
+	pthread_mutex_lock(&c->mutex);
+	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	if (r == 0) {
+		rep = (const struct esp_stat_rep *)c->rxbuf;
+		if (rlen != sizeof(*rep) ||
+		    info_from_wire(&rep->info, out) < 0) {
+			errseq__drop_locked(c);
+			r = ERRSEQ_EPROTO;
+		}
+	}
+	pthread_mutex_unlock(&c->mutex);
+	return r;
+}
+
+ERRSEQ_EXPORT int errseq_list(struct errseq_client *c, uint32_t *pos,
+			      struct errseq_slot_info *out, size_t max)
+{
+	struct esp_list_req req = { .hdr.op = ESP_OP_LIST };
+	const struct esp_list_rep *rep;
+	size_t rlen;
+	int r;
+
+	if (!c || !pos || !out || max == 0)
+		return -EINVAL;
+	if (*pos == ERRSEQ_LIST_END)
+		return 0;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	req.start = *pos;
+	req.max = max < ESP_LIST_MAX ? (uint32_t)max : (uint32_t)ESP_LIST_MAX;
+
+	pthread_mutex_lock(&c->mutex);
+	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	if (r < 0)
+		goto out;
+	rep = (const struct esp_list_rep *)c->rxbuf;
+	/* exact size, no more than asked, and a next page past this one */
+	if (rlen < sizeof(*rep) || rep->count > req.max ||
+	    rlen != sizeof(*rep) + rep->count * sizeof(rep->entries[0]) ||
+	    (rep->next != ESP_LIST_END && rep->next <= req.start))
+		r = ERRSEQ_EPROTO;
+	for (uint32_t i = 0; r == 0 && i < rep->count; i++)
+		r = info_from_wire(&rep->entries[i], &out[i]);
+	if (r < 0) {
+		errseq__drop_locked(c);
+		goto out;
+	}
+	*pos = rep->next;
+	r = (int)rep->count;
+out:
+	pthread_mutex_unlock(&c->mutex);
+	return r;
+}
+
+ERRSEQ_EXPORT int errseq_status(struct errseq_client *c,
+				struct errseq_daemon_status *out)
+{
+	struct esp_hdr req = { .op = ESP_OP_STATUS };
+	const struct esp_status_rep *rep;
+	size_t rlen;
+	int r;
+
+	if (!c || !out)
+		return -EINVAL;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+
+	pthread_mutex_lock(&c->mutex);
+	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	if (r == 0 && rlen != sizeof(*rep)) {
+		errseq__drop_locked(c);
+		r = ERRSEQ_EPROTO;
+	}
+	if (r == 0) {
+		rep = (const struct esp_status_rep *)c->rxbuf;
+		memset(out, 0, sizeof(*out));
+		out->pid = (pid_t)rep->pid;
+		memcpy(out->version, rep->version, sizeof(out->version));
+		out->version[sizeof(out->version) - 1] = '\0';
+		out->start_ns = rep->start_ns;
+		out->uptime_ns = rep->uptime_ns;
+		out->capacity = rep->slot_count;
+		out->slots_used = rep->slots_used;
+		out->slots_held = rep->slots_held;
+		out->clients = rep->clients;
+		out->max_clients = rep->max_clients;
+		out->incarnation = rep->incarnation;
+		out->segment_bytes = rep->seg_size;
+	}
+	pthread_mutex_unlock(&c->mutex);
+	return r;
+}
+
+ERRSEQ_EXPORT int errseq_default_socket(char *buf, size_t len)
+{
+	if (!buf)
+		return -EINVAL;
+	return esd_default_socket(buf, len);
+}

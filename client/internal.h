@@ -1,0 +1,195 @@
+/*
+ * internal.h - liberrseq-client's private structures and helpers (never
+ * installed).
+ *
+ * Object graph and who guards what:
+ *
+ *   errseq__clients (global list)          guarded by errseq__registry_lock
+ *    `- struct errseq_client
+ *        |- mutex     serialises every request/reply exchange and every
+ *        |            change of the connection (fd, map, incarnation)
+ *        |- map  ---> struct errseq__map (the mapped data segment)
+ *        `- slots (list)                   links guarded by registry_lock
+ *            `- struct errseq_slot  ---> map it points into (refcounted)
+ *                `- cursors (list)         links guarded by registry_lock
+ *                    `- struct errseq_cursor (own mutex for its cursor)
+ *
+ * Lock order: client->mutex, then errseq__registry_lock, then a cursor's
+ * mutex is never taken together with either.  registry_lock is held only
+ * for a few list operations (never across I/O), so the fork handlers can
+ * take it (see proc.c): a fork() child then finds every list consistent and
+ * every cursor mutex re-initialised.  In the owning process a client's slot
+ * list is changed with both client->mutex and registry_lock held, so the
+ * reconnect code may walk it with client->mutex alone.
+ */
+#ifndef ERRSEQ_CLIENT_INTERNAL_H
+#define ERRSEQ_CLIENT_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "common/protocol.h"
+#include "common/shm_layout.h"
+#include "errseq/client.h"
+
+#define ERRSEQ__HIDDEN __attribute__((visibility("hidden")))
+
+/* Intrusive doubly linked list (circular, with a head node). */
+struct errseq__link {
+	struct errseq__link *prev, *next;
+};
+
+static inline void errseq__list_init(struct errseq__link *h)
+{
+	h->prev = h->next = h;
+}
+
+static inline void errseq__list_add(struct errseq__link *h,
+				    struct errseq__link *n)
+{
+	n->prev = h->prev;
+	n->next = h;
+	h->prev->next = n;
+	h->prev = n;
+}
+
+static inline void errseq__list_del(struct errseq__link *n)
+{
+	n->prev->next = n->next;
+	n->next->prev = n->prev;
+	n->prev = n->next = n;
+}
+
+#define errseq__container(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/*
+ * One mapping of a data segment.  The client holds one reference on its
+ * current map, every slot handle one on the map its shm pointer points
+ * into; the last reference unmaps.  A map outlives a segment replacement
+ * (new incarnation) for as long as stale handles point into it.
+ * refs is guarded by errseq__registry_lock.
+ */
+struct errseq__map {
+	void *base;
+	size_t size;
+	uint64_t incarnation;
+	uint32_t slot_count;
+	unsigned refs;
+};
+
+struct errseq_client {
+	pthread_mutex_t mutex;		/* see the top of this file */
+	char path[108];			/* socket path (sun_path) */
+	int fd;				/* connection, -1 while away */
+	uint64_t conn_id;		/* bumped at every (re)connect */
+	uint32_t seq;			/* last request seq used */
+	struct errseq__map *map;	/* current segment */
+	struct errseq__link slots;	/* open struct errseq_slot */
+	struct errseq__link all;	/* in errseq__clients */
+	unsigned fork_gen;		/* errseq__fork_gen at open */
+	int evfd;			/* eventfd: kicks the thread */
+	bool stopping;			/* close in progress (mutex) */
+	bool thread_started;
+	pthread_t thread;		/* the reconnect thread */
+	unsigned char *rxbuf;		/* ESP_MAX_MSG bytes, under mutex */
+};
+
+struct errseq_slot {
+	/* The data path reads only these first fields. */
+	struct esd_slot *shm;		/* the slot in map->base */
+	uint64_t gen_hi;		/* gen << 32; 0: stale (atomic) */
+	uint32_t local_waiters;		/* threads of ours in wait (atomic) */
+	uint32_t index;
+	uint32_t gen;			/* as opened (for CLOSE/REATTACH) */
+	bool held;			/* this connection holds it (mutex) */
+	struct errseq_client *client;
+	struct errseq__map *map;
+	struct errseq__link link;	/* in client->slots */
+	struct errseq__link cursors;	/* struct errseq_cursor */
+	uint32_t name_len;
+	char name[ESD_NAME_MAX + 1];
+};
+
+struct errseq_cursor {
+	struct errseq_slot *slot;
+	errseq_t since;			/* relaxed loads; stores under lock */
+	pthread_mutex_t lock;		/* serialises check_and_advance */
+	struct errseq__link link;	/* in slot->cursors */
+};
+
+/* proc.c: process-wide state. */
+extern pthread_mutex_t errseq__registry_lock ERRSEQ__HIDDEN;
+extern struct errseq__link errseq__clients ERRSEQ__HIDDEN;
+extern int32_t errseq__pid ERRSEQ__HIDDEN;	/* cached getpid() */
+extern unsigned errseq__fork_gen ERRSEQ__HIDDEN; /* forks so far */
+
+/* Has @c been inherited across fork() (so its socket is not ours)? */
+static inline bool errseq__forked(const struct errseq_client *c)
+{
+	/* relaxed: only this process's fork child handler writes it, and it
+	 * runs before any other thread of the child exists */
+	return c->fork_gen != __atomic_load_n(&errseq__fork_gen,
+					       __ATOMIC_RELAXED);
+}
+
+/* Drop one reference on @m (registry lock held); unmaps at zero. */
+void errseq__map_put_locked(struct errseq__map *m) ERRSEQ__HIDDEN;
+
+/*
+ * slot.c: wait with an absolute CLOCK_MONOTONIC @deadline (NULL: forever).
+ * Returns as errseq_slot_wait.
+ */
+int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
+			    const struct timespec *deadline) ERRSEQ__HIDDEN;
+
+/* slot.c: turn @s stale (gen 0) and wake its waiters in this process.
+ * Called by the reconnect code when the segment was replaced. */
+void errseq__slot_mark_stale(struct errseq_slot *s) ERRSEQ__HIDDEN;
+
+/* cursor.c: free every cursor of @s (registry lock held). */
+void errseq__cursors_free_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
+
+/* cursor.c: re-initialise every cursor mutex of @s (fork child handler). */
+void errseq__cursors_reinit_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
+
+/* Deadline helpers (CLOCK_MONOTONIC). */
+void errseq__deadline(struct timespec *out, int timeout_ms) ERRSEQ__HIDDEN;
+
+/*
+ * conn.c: the transport.  All of them need c->mutex held.
+ *
+ * errseq__connect_locked - one attempt: connect, HELLO, map or reuse the
+ * segment, REATTACH the open slots (or mark them stale on a new
+ * incarnation).  0 or a negative code; on failure c->fd stays -1.
+ */
+int errseq__connect_locked(struct errseq_client *c) ERRSEQ__HIDDEN;
+
+/* errseq__drop_locked - shut down and close the connection (if any) and
+ * kick the reconnect thread. */
+void errseq__drop_locked(struct errseq_client *c) ERRSEQ__HIDDEN;
+
+/*
+ * errseq__call_locked - one request/reply exchange on the connection.
+ * @req (@req_len bytes, hdr.op set by the caller; seq, magic, version are
+ * filled here).  The reply lands in c->rxbuf; *@rep_len gets its length.
+ * Returns 0 with a well-formed reply of @op whose size the caller checks,
+ * the reply's negative status for an error reply, -ENOTCONN when the
+ * connection failed (it is dropped), ERRSEQ_EPROTO on a malformed reply
+ * (dropped), -ETIMEDOUT if the daemon did not answer in time (dropped),
+ * -EPIPE if the request could not be sent (dropped; the daemon did not
+ * see it, so it may be sent again on a new connection).
+ * @fd_out, if not NULL, receives a passed fd (else any fd is closed).
+ */
+int errseq__call_locked(struct errseq_client *c, void *req, size_t req_len,
+			size_t *rep_len, int *fd_out) ERRSEQ__HIDDEN;
+
+/* errseq__thread_main - the reconnect thread's body (conn.c). */
+void *errseq__thread_main(void *arg) ERRSEQ__HIDDEN;
+
+/* errseq__kick - wake the reconnect thread (any context). */
+void errseq__kick(struct errseq_client *c) ERRSEQ__HIDDEN;
+
+#endif /* ERRSEQ_CLIENT_INTERNAL_H */

@@ -1,0 +1,313 @@
+/*
+ * slot.c - the data path of liberrseq-client: errseq_t operations on a
+ * named slot in the shared segment, with no syscall, no daemon, no lock.
+ *
+ * A slot's first 8 bytes are one 64-bit word (common/shm_layout.h):
+ *
+ *   63            32 31                               0
+ *   +---------------+----------------------------------+
+ *   | generation    | errseq_t (counter | SEEN | errno) |
+ *   +---------------+----------------------------------+
+ *
+ *   word state                           what a handle of gen G sees
+ *   high half == G                       its slot: operate on the low half
+ *   high half != G (G+1, G+2, ...)       deleted (and maybe re-created):
+ *                                        ERRSEQ_ESTALE, nothing written
+ *   handle's G zeroed (gen_hi == 0)      segment replaced: no live slot has
+ *                                        gen 0, so the same check reports
+ *                                        ERRSEQ_ESTALE with no extra test
+ *
+ * Every call loads (or CASes) the whole word and compares the high half,
+ * so "is this still my slot?" and "read/change the value" are one atomic
+ * step: a set racing the daemon's delete either lands before it or fails.
+ * The errseq arithmetic is common/errseq_word.h's, shared with errseq.c.
+ *
+ * Memory orders (doc/design.md): set's CAS is seq_cst (it pairs with the
+ * waiter protocol below) and acquire on failure (the value found is used to
+ * retry); readers load with acquire, pairing with set, so a watcher told of
+ * an error also sees what the producer wrote before recording it;
+ * check_and_advance's SEEN CAS is acq_rel, relaxed on failure (the value
+ * found is not used); statistics are relaxed (diagnostics, ordered with
+ * nothing).  The handle's gen_hi is read relaxed: it changes once, from the
+ * slot's generation to 0, and a call that still sees the old generation is
+ * simply ordered before the replacement.
+ *
+ * Waiting: errseq_slot_wait sleeps with a shared FUTEX_WAIT on the low half
+ * of the word (offset 0 on little-endian) and counts itself in the slot's
+ * `waiters`; set issues FUTEX_WAKE only when `waiters` is non-zero:
+ *
+ *   waiter                          setter
+ *   waiters += 1      (seq_cst)     CAS word           (seq_cst)
+ *   reload word       (seq_cst)     load waiters       (seq_cst)
+ *   unchanged: FUTEX_WAIT(since)    != 0: FUTEX_WAKE(all)
+ *   waiters -= 1
+ *
+ * At least one side sees the other, and FUTEX_WAIT re-checks the value in
+ * the kernel, so no wake-up is lost; a set with no waiter makes no syscall.
+ * The daemon's delete flips the low half and wakes, so sleepers see the new
+ * generation.  A segment replacement changes no word, so the reconnect code
+ * wakes this process's sleepers through local_waiters (see
+ * errseq__slot_mark_stale).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <linux/futex.h>
+#include <stdint.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/errseq_word.h"
+#include "common/visibility.h"
+#include "client/internal.h"
+
+#define GEN_MASK	0xffffffff00000000ull
+
+/* The handle's generation, pre-shifted; 0 once the segment was replaced. */
+static inline uint64_t slot_gen(const struct errseq_slot *s)
+{
+	/* relaxed: see the top of the file */
+	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
+}
+
+/* The futex word: the low half of the slot word (little-endian). */
+static inline uint32_t *slot_futex(const struct errseq_slot *s)
+{
+	return (uint32_t *)(void *)&s->shm->word;
+}
+
+static void futex_wake_all(uint32_t *uaddr)
+{
+	syscall(SYS_futex, uaddr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+}
+
+ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
+{
+	uint64_t gen = slot_gen(s);
+	uint64_t w, want;
+	uint32_t low, next;
+	bool changed = false;
+	struct timespec now;
+
+	if (!errseq__err_valid(err))
+		return -EINVAL;	/* nothing stored, nothing counted */
+
+	/* acquire: the new value is computed from what we read */
+	w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+	for (;;) {
+		if ((w & GEN_MASK) != gen)
+			return ERRSEQ_ESTALE;
+		low = (uint32_t)w;
+		next = errseq__set_next(low, err);
+		if (next == low)
+			break;	/* unconsumed repeat: nothing to change */
+		want = gen | next;
+		if (__atomic_compare_exchange_n(&s->shm->word, &w, want, false,
+						__ATOMIC_SEQ_CST,
+						__ATOMIC_ACQUIRE)) {
+			changed = true;
+			break;
+		}
+		/* Raced with an update (w is what we found).  Another setter
+		 * installing exactly our value is as good as ours, and it
+		 * wakes the waiters; anything else: recompute and retry. */
+		if (w == want)
+			break;
+	}
+
+	/* Statistics, relaxed: diagnostics ordered with nothing. */
+	__atomic_fetch_add(&s->shm->sets_total, 1, __ATOMIC_RELAXED);
+	clock_gettime(CLOCK_REALTIME_COARSE, &now);	/* vDSO, ~1 tick */
+	__atomic_store_n(&s->shm->last_set_ns,
+			 (uint64_t)now.tv_sec * 1000000000ull +
+			 (uint64_t)now.tv_nsec, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->shm->last_pid,
+			 __atomic_load_n(&errseq__pid, __ATOMIC_RELAXED),
+			 __ATOMIC_RELAXED);
+
+	/* seq_cst: pairs with the waiter's increment (table above). */
+	if (changed && __atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) != 0)
+		futex_wake_all(slot_futex(s));
+	return 0;
+}
+
+ERRSEQ_EXPORT errseq_t errseq_slot_sample(struct errseq_slot *s)
+{
+	/* acquire: pairs with set */
+	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+
+	if ((w & GEN_MASK) != slot_gen(s))
+		return 0;
+	return errseq__sample_of((uint32_t)w);
+}
+
+ERRSEQ_EXPORT int errseq_slot_check(struct errseq_slot *s, errseq_t since)
+{
+	/* acquire: pairs with set */
+	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+
+	if ((w & GEN_MASK) != slot_gen(s))
+		return ERRSEQ_ESTALE;
+	return errseq__check_of((uint32_t)w, since);
+}
+
+ERRSEQ_EXPORT int errseq_slot_check_and_advance(struct errseq_slot *s,
+						errseq_t *since)
+{
+	uint64_t gen = slot_gen(s);
+	/* acquire: pairs with set */
+	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+	uint32_t low = (uint32_t)w, next;
+
+	if ((w & GEN_MASK) != gen)
+		return ERRSEQ_ESTALE;
+	if (low == *since)
+		return 0;
+
+	next = low | ERRSEQ_SEEN;
+	if (next != low) {
+		/*
+		 * One try only.  If it fails, a setter moved the word on (we
+		 * report that next time), another watcher set SEEN for us, or
+		 * the daemon deleted the slot (the next call reports stale):
+		 * every outcome is fine.  relaxed on failure: the value found
+		 * is not used.
+		 */
+		__atomic_compare_exchange_n(&s->shm->word, &w, gen | next,
+					    false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	}
+	*since = next;
+	return -(int)(next & ERRSEQ_MAX_ERRNO);
+}
+
+ERRSEQ_EXPORT errseq_t errseq_slot_peek(struct errseq_slot *s)
+{
+	/* acquire: ordered like every other reader's view */
+	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+
+	if ((w & GEN_MASK) != slot_gen(s))
+		return 0;
+	return (uint32_t)w;
+}
+
+/* Nanoseconds from now to @deadline, floored at 0. */
+static void remaining(const struct timespec *deadline, struct timespec *rel)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	rel->tv_sec = deadline->tv_sec - now.tv_sec;
+	rel->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (rel->tv_nsec < 0) {
+		rel->tv_sec--;
+		rel->tv_nsec += 1000000000L;
+	}
+	if (rel->tv_sec < 0)
+		rel->tv_sec = rel->tv_nsec = 0;
+}
+
+/* The outcome of a look at the word for a waiter on @since. */
+static int wait_verdict(uint64_t w, uint64_t gen, errseq_t since)
+{
+	if ((w & GEN_MASK) != gen)
+		return ERRSEQ_ESTALE;
+	if ((uint32_t)w != since)
+		return 0;
+	return 1;	/* unchanged: sleep */
+}
+
+int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
+			    const struct timespec *deadline)
+{
+	int r;
+
+	/*
+	 * local_waiters: seq_cst, pairs with errseq__slot_mark_stale, which
+	 * zeroes gen_hi (seq_cst) and then wakes until local_waiters is 0.
+	 * Either it sees us counted and wakes us, or our gen load below sees
+	 * the zero: a segment replacement cannot leave us asleep.
+	 */
+	__atomic_fetch_add(&s->local_waiters, 1, __ATOMIC_SEQ_CST);
+	for (;;) {
+		struct timespec rel;
+		uint64_t gen = __atomic_load_n(&s->gen_hi, __ATOMIC_SEQ_CST);
+		/* acquire: pairs with set; a waiter told of a change sees
+		 * what the producer wrote before it */
+		uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+		long fr;
+		int err;
+
+		r = wait_verdict(w, gen, since);
+		if (r <= 0)
+			break;	/* stale, or already different */
+		if (deadline) {
+			remaining(deadline, &rel);
+			if (rel.tv_sec == 0 && rel.tv_nsec == 0) {
+				r = -ETIMEDOUT;	/* looked once more above */
+				break;
+			}
+		}
+
+		/* seq_cst, both: the waiter side of the table above */
+		__atomic_fetch_add(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
+		w = __atomic_load_n(&s->shm->word, __ATOMIC_SEQ_CST);
+		err = 0;
+		if (wait_verdict(w, gen, since) > 0) {
+			fr = syscall(SYS_futex, slot_futex(s), FUTEX_WAIT,
+				     since, deadline ? &rel : NULL, NULL, 0);
+			err = fr == 0 ? 0 : errno;
+		}
+		__atomic_fetch_sub(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
+
+		if (err == EINTR) {
+			r = -EINTR;
+			break;
+		}
+		/*
+		 * Woken (err 0), the value moved before we slept (EAGAIN),
+		 * the reload saw a change (no sleep), or the timeout ran out
+		 * (ETIMEDOUT: the next turn looks once more, finds the
+		 * deadline passed and reports -ETIMEDOUT if nothing changed).
+		 * Any other error is a bug (EFAULT, ENOSYS): report it.
+		 */
+		if (err != 0 && err != EAGAIN && err != ETIMEDOUT) {
+			r = -err;
+			break;
+		}
+	}
+	__atomic_fetch_sub(&s->local_waiters, 1, __ATOMIC_SEQ_CST);
+	return r;
+}
+
+ERRSEQ_EXPORT int errseq_slot_wait(struct errseq_slot *s, errseq_t since,
+				   int timeout_ms)
+{
+	struct timespec deadline;
+
+	if (timeout_ms < 0)
+		return errseq__slot_wait_until(s, since, NULL);
+	errseq__deadline(&deadline, timeout_ms);
+	return errseq__slot_wait_until(s, since, &deadline);
+}
+
+void errseq__slot_mark_stale(struct errseq_slot *s)
+{
+	/* seq_cst: pairs with the local_waiters increment in wait */
+	__atomic_store_n(&s->gen_hi, 0, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&s->local_waiters, __ATOMIC_SEQ_CST) != 0) {
+		struct timespec ms = { 0, 1000000L };
+
+		/* A waiter may be between its checks and FUTEX_WAIT: wake
+		 * until every waiter of ours has seen gen 0 and left. */
+		futex_wake_all(slot_futex(s));
+		nanosleep(&ms, NULL);
+	}
+}
+
+ERRSEQ_EXPORT const char *errseq_slot_name(const struct errseq_slot *s)
+{
+	return s->name;
+}

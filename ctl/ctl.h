@@ -1,0 +1,58 @@
+/*
+ * ctl.h - what the parts of errseqctl share: parsed options, exit codes,
+ * messages and the command entry points (list, stat and status live in
+ * show.c, watch in watch.c, the rest in errseqctl.c).
+ *
+ * Every command takes a connected client and the options and returns the
+ * process exit status; messages go to stderr through ctl_err(), results to
+ * stdout.
+ */
+#ifndef ERRSEQ_CTL_CTL_H
+#define ERRSEQ_CTL_CTL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <errseq/client.h>
+
+#define CTL_EXIT_OK	0	/* success */
+#define CTL_EXIT_FAIL	1	/* an operation failed */
+#define CTL_EXIT_USAGE	2	/* bad command line */
+
+enum ctl_format {
+	CTL_FMT_TABLE,		/* for people */
+	CTL_FMT_JSON,		/* --json */
+	CTL_FMT_PROMETHEUS,	/* --prometheus (list only) */
+};
+
+struct ctl_opts {
+	const char *socket;	/* --socket, or NULL for the default */
+	enum ctl_format format;
+	bool once;		/* watch --once */
+	bool has_timeout;	/* watch --timeout given */
+	int64_t timeout_ms;	/* watch --timeout, in milliseconds */
+};
+
+/* The JSON documents' schema version: the top-level "version" key. */
+#define CTL_JSON_VERSION 1
+
+/* ctl_err - print "errseqctl: " and the formatted message, and a newline,
+ * to stderr. */
+void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ctl_finish_output - flush stdout; if writing failed, say so and return
+ * CTL_EXIT_FAIL, else return @status unchanged. */
+int ctl_finish_output(int status);
+
+/* show.c */
+int ctl_cmd_list(struct errseq_client *c, const struct ctl_opts *o,
+		 const char *pattern);
+int ctl_cmd_stat(struct errseq_client *c, const struct ctl_opts *o,
+		 const char *name);
+int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o);
+
+/* watch.c: @names holds @n slot names (n >= 1). */
+int ctl_cmd_watch(struct errseq_client *c, const struct ctl_opts *o,
+		  char *const *names, int n);
+
+#endif /* ERRSEQ_CTL_CTL_H */

@@ -1,0 +1,193 @@
+/*
+ * format.c - errseqctl's pure formatting helpers: errno names, JSON and
+ * Prometheus escaping, ISO-8601 times, human durations.  See format.h.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "ctl/format.h"
+
+struct errno_name {
+	int num;
+	const char *name;
+};
+
+/*
+ * Every errno Linux defines (asm-generic numbering 1..133; the macros keep
+ * the numbers right on architectures that differ).  Canonical names come
+ * first; the aliases at the end only serve parsing, since lookup by number
+ * stops at the first match.
+ */
+#define E_(n) { n, #n }
+static const struct errno_name errno_names[] = {
+	E_(EPERM), E_(ENOENT), E_(ESRCH), E_(EINTR), E_(EIO), E_(ENXIO),
+	E_(E2BIG), E_(ENOEXEC), E_(EBADF), E_(ECHILD), E_(EAGAIN),
+	E_(ENOMEM), E_(EACCES), E_(EFAULT), E_(ENOTBLK), E_(EBUSY),
+	E_(EEXIST), E_(EXDEV), E_(ENODEV), E_(ENOTDIR), E_(EISDIR),
+	E_(EINVAL), E_(ENFILE), E_(EMFILE), E_(ENOTTY), E_(ETXTBSY),
+	E_(EFBIG), E_(ENOSPC), E_(ESPIPE), E_(EROFS), E_(EMLINK), E_(EPIPE),
+	E_(EDOM), E_(ERANGE), E_(EDEADLK), E_(ENAMETOOLONG), E_(ENOLCK),
+	E_(ENOSYS), E_(ENOTEMPTY), E_(ELOOP), E_(ENOMSG), E_(EIDRM),
+	E_(ECHRNG), E_(EL2NSYNC), E_(EL3HLT), E_(EL3RST), E_(ELNRNG),
+	E_(EUNATCH), E_(ENOCSI), E_(EL2HLT), E_(EBADE), E_(EBADR),
+	E_(EXFULL), E_(ENOANO), E_(EBADRQC), E_(EBADSLT), E_(EBFONT),
+	E_(ENOSTR), E_(ENODATA), E_(ETIME), E_(ENOSR), E_(ENONET),
+	E_(ENOPKG), E_(EREMOTE), E_(ENOLINK), E_(EADV), E_(ESRMNT),
+	E_(ECOMM), E_(EPROTO), E_(EMULTIHOP), E_(EDOTDOT), E_(EBADMSG),
+	E_(EOVERFLOW), E_(ENOTUNIQ), E_(EBADFD), E_(EREMCHG), E_(ELIBACC),
+	E_(ELIBBAD), E_(ELIBSCN), E_(ELIBMAX), E_(ELIBEXEC), E_(EILSEQ),
+	E_(ERESTART), E_(ESTRPIPE), E_(EUSERS), E_(ENOTSOCK),
+	E_(EDESTADDRREQ), E_(EMSGSIZE), E_(EPROTOTYPE), E_(ENOPROTOOPT),
+	E_(EPROTONOSUPPORT), E_(ESOCKTNOSUPPORT), E_(EOPNOTSUPP),
+	E_(EPFNOSUPPORT), E_(EAFNOSUPPORT), E_(EADDRINUSE),
+	E_(EADDRNOTAVAIL), E_(ENETDOWN), E_(ENETUNREACH), E_(ENETRESET),
+	E_(ECONNABORTED), E_(ECONNRESET), E_(ENOBUFS), E_(EISCONN),
+	E_(ENOTCONN), E_(ESHUTDOWN), E_(ETOOMANYREFS), E_(ETIMEDOUT),
+	E_(ECONNREFUSED), E_(EHOSTDOWN), E_(EHOSTUNREACH), E_(EALREADY),
+	E_(EINPROGRESS), E_(ESTALE), E_(EUCLEAN), E_(ENOTNAM), E_(ENAVAIL),
+	E_(EISNAM), E_(EREMOTEIO), E_(EDQUOT), E_(ENOMEDIUM),
+	E_(EMEDIUMTYPE), E_(ECANCELED), E_(ENOKEY), E_(EKEYEXPIRED),
+	E_(EKEYREVOKED), E_(EKEYREJECTED), E_(EOWNERDEAD),
+	E_(ENOTRECOVERABLE), E_(ERFKILL), E_(EHWPOISON),
+	/* aliases: accepted by ctl_errno_parse, never printed */
+	E_(EWOULDBLOCK), E_(EDEADLOCK), E_(ENOTSUP),
+};
+#undef E_
+
+#define N_ERRNO_NAMES (sizeof(errno_names) / sizeof(errno_names[0]))
+
+const char *ctl_errno_name(int e)
+{
+	if (e <= 0)
+		return NULL;
+	for (size_t i = 0; i < N_ERRNO_NAMES; i++)
+		if (errno_names[i].num == e)
+			return errno_names[i].name;
+	return NULL;
+}
+
+int ctl_errno_parse(const char *s)
+{
+	char *end;
+	long v;
+
+	if (!s || !*s)
+		return -EINVAL;
+	if ((*s >= '0' && *s <= '9') || *s == '-') {
+		/* strtol would also take "+5", " 5" and "0x5": refuse those */
+		const char *digits = (*s == '-') ? s + 1 : s;
+
+		if (*digits < '0' || *digits > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtol(s, &end, 10);
+		if (errno || *end || v < -4095 || v > 4095 || v == 0)
+			return -EINVAL;
+		return (int)(v < 0 ? -v : v);
+	}
+	for (size_t i = 0; i < N_ERRNO_NAMES; i++)
+		if (!strcasecmp(errno_names[i].name, s))
+			return errno_names[i].num;
+	return -EINVAL;
+}
+
+void ctl_json_string(FILE *f, const char *s)
+{
+	putc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		case '\r': fputs("\\r", f); break;
+		case '\t': fputs("\\t", f); break;
+		case '\b': fputs("\\b", f); break;
+		case '\f': fputs("\\f", f); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f)
+				fprintf(f, "\\u%04x", *p);
+			else
+				putc(*p, f);
+		}
+	}
+	putc('"', f);
+}
+
+void ctl_prom_label(FILE *f, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '"':  fputs("\\\"", f); break;
+		case '\\': fputs("\\\\", f); break;
+		case '\n': fputs("\\n", f); break;
+		default:   putc(*s, f);
+		}
+	}
+}
+
+size_t ctl_iso_time(char *buf, size_t len, uint64_t ns, bool utc)
+{
+	time_t secs = (time_t)(ns / 1000000000u);
+	unsigned ms = (unsigned)(ns % 1000000000u / 1000000u);
+	struct tm tm;
+	char date[32], zone[32];
+	int n;
+
+	if (!(utc ? gmtime_r(&secs, &tm) : localtime_r(&secs, &tm)))
+		return 0;
+	if (!strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm))
+		return 0;
+	if (utc) {
+		snprintf(zone, sizeof(zone), "Z");
+	} else {
+		/* strftime's %z is "+0100"; ISO-8601 extended wants "+01:00" */
+		long off = tm.tm_gmtoff;
+		char sign = off < 0 ? '-' : '+';
+
+		if (off < 0)
+			off = -off;
+		off %= 86400;	/* real offsets are under 15 h */
+		snprintf(zone, sizeof(zone), "%c%02u:%02u", sign,
+			 (unsigned)(off / 3600), (unsigned)(off % 3600 / 60));
+	}
+	n = snprintf(buf, len, "%s.%03u%s", date, ms, zone);
+	if (n < 0 || (size_t)n >= len) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+size_t ctl_duration(char *buf, size_t len, uint64_t ns)
+{
+	uint64_t s = ns / 1000000000u;
+	uint64_t d = s / 86400, h = s % 86400 / 3600, m = s % 3600 / 60;
+	int n;
+
+	s %= 60;
+	if (d)
+		n = snprintf(buf, len, "%llud %lluh %llum %llus",
+			     (unsigned long long)d, (unsigned long long)h,
+			     (unsigned long long)m, (unsigned long long)s);
+	else if (h)
+		n = snprintf(buf, len, "%lluh %llum %llus",
+			     (unsigned long long)h, (unsigned long long)m,
+			     (unsigned long long)s);
+	else if (m)
+		n = snprintf(buf, len, "%llum %llus", (unsigned long long)m,
+			     (unsigned long long)s);
+	else
+		n = snprintf(buf, len, "%llus", (unsigned long long)s);
+	if (n < 0 || (size_t)n >= len) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}

@@ -1,0 +1,189 @@
+/*
+ * main.c - errseqd: parse the command line, set up (listening socket,
+ * segments, registry, server), run the libevent loop, tear down.
+ * Everything else lives in libesd (the other files of daemon/).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "common/common.h"
+#include "daemon/listener.h"
+#include "daemon/log.h"
+#include "daemon/options.h"
+#include "daemon/registry.h"
+#include "daemon/sdnotify.h"
+#include "daemon/segment.h"
+#include "daemon/server.h"
+
+/* Raise the soft fd limit to the hard one: every client is an fd. */
+static void raise_nofile(uint32_t max_clients)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+			esd_warn("cannot raise the fd limit to %llu: %s",
+				 (unsigned long long)rl.rlim_max,
+				 strerror(errno));
+	}
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)max_clients + 16)
+		esd_warn("the fd limit (%llu) is below --max-clients (%u); "
+			 "clients beyond it will wait", 
+			 (unsigned long long)rl.rlim_cur, max_clients);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	struct event_base *base = arg;
+
+	esd_info("%s received; stopping", sig == SIGTERM ? "SIGTERM"
+							 : "SIGINT");
+	esd_sd_notify("STOPPING=1");
+	event_base_loopbreak(base);
+}
+
+int main(int argc, char **argv)
+{
+	struct esd_options o;
+	struct esd_listener lis = { .fd = -1 };
+	struct esd_segment seg = { .fd = -1, .reg_fd = -1 };
+	struct esd_registry reg;
+	struct esd_rebuild_stats rs;
+	struct esd_segment_params sp;
+	struct esd_server_config cfg;
+	struct esd_server *srv = NULL;
+	struct event_base *base = NULL;
+	struct event *sigterm = NULL, *sigint = NULL;
+	char err[512], state[512];
+	int r, status = 1;
+
+	esd_log_init(ESD_LOG_INFO);
+	r = esd_options_parse(argc, argv, &o, err, sizeof(err));
+	if (r < 0) {
+		esd_error("%s", err);
+		return 2;
+	}
+	if (r == ESD_OPTIONS_HELP) {
+		esd_options_usage(stdout);
+		return 0;
+	}
+	if (r == ESD_OPTIONS_VERSION) {
+		printf("errseqd %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	esd_log_init(o.log_level);
+	signal(SIGPIPE, SIG_IGN);
+	raise_nofile(o.max_clients);
+	cfg.max_clients = o.max_clients;
+	cfg.max_open = o.max_open;
+	cfg.start_ns = esd_now_ns(CLOCK_REALTIME);
+	cfg.start_mono_ns = esd_now_ns(CLOCK_MONOTONIC);
+
+	/* The loop and its signal events first: a SIGTERM during a long
+	 * start (1M slots) is then queued, and handled by the clean exit. */
+	base = event_base_new();
+	if (!base) {
+		esd_error("cannot create the event loop");
+		return 1;
+	}
+	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
+	sigint = evsignal_new(base, SIGINT, on_signal, base);
+	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
+	    evsignal_add(sigint, NULL) < 0) {
+		esd_error("cannot watch SIGTERM/SIGINT");
+		goto out_loop;
+	}
+
+	/* The socket first: if another daemon answers on it, we must not
+	 * touch (let alone --recreate) the segments it serves. */
+	r = esd_listener_open(&lis, o.socket_path, o.mode, o.have_group,
+			      o.gid, err, sizeof(err));
+	if (r < 0) {
+		esd_error("%s", err);
+		goto out_loop;
+	}
+
+	sp = (struct esd_segment_params){
+		.name = o.shm_name, .slots = o.slots, .mode = o.mode,
+		.have_group = o.have_group, .gid = o.gid,
+		.recreate = o.recreate, .start_ns = cfg.start_ns,
+	};
+	r = esd_segment_open(&seg, &sp, err, sizeof(err));
+	if (r < 0) {
+		esd_error("%s", err);
+		goto out_lis;
+	}
+	if (seg.retired_old)
+		esd_info("retired the old segment %s: %u live slots made "
+			 "stale", seg.name, seg.retired_live);
+	esd_info("%s segment %s (%u slots, %zu bytes, incarnation %016llx)",
+		 seg.created ? "created" : "adopted", seg.name,
+		 seg.slot_count, seg.size,
+		 (unsigned long long)seg.incarnation);
+
+	r = esd_registry_init(&reg, seg.base, seg.reg, seg.slot_count, &rs);
+	if (r < 0) {
+		esd_error("cannot index %u slots: %s", seg.slot_count,
+			  strerror(-r));
+		goto out_seg;
+	}
+	if (!seg.created)
+		esd_info("registry %s: %u live slots, %u free; repaired: %u "
+			 "deletes finished, %u creates rolled back, %u words, "
+			 "%u entries dropped", seg.reg_name, rs.live, rs.free,
+			 rs.finished_deletes, rs.rolled_back,
+			 rs.repaired_words, rs.dropped);
+
+	r = esd_server_new(base, lis.fd, &seg, &reg, &cfg, &srv);
+	if (r < 0) {
+		esd_error("cannot start the server: %s", strerror(-r));
+		goto out_reg;
+	}
+
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving %u slots "
+		 "(%s) on %s\nMAINPID=%d", seg.slot_count, seg.name, lis.path,
+		 (int)getpid());
+	r = esd_sd_notify(state);
+	if (r < 0)
+		esd_warn("sd_notify: %s", strerror(-r));
+	esd_info("ready: %u slots in %s, listening on %s%s (pid %d)",
+		 seg.slot_count, seg.name, lis.path,
+		 lis.activated ? " (socket-activated)" : "", (int)getpid());
+
+	if (event_base_dispatch(base) < 0)
+		esd_error("the event loop failed");
+	else
+		status = 0;
+	esd_info("stopped (%u clients disconnected)",
+		 esd_server_clients(srv));
+	esd_server_free(srv);
+
+out_reg:
+	esd_registry_fini(&reg);
+out_seg:
+	esd_segment_close(&seg);
+out_lis:
+	esd_listener_close(&lis);
+out_loop:
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	event_base_free(base);
+	libevent_global_shutdown();
+	return status;
+}

@@ -1,0 +1,45 @@
+#!/bin/sh
+# installcheck.sh - does an application build against the INSTALLED library
+# with nothing but pkg-config, and do the installed programs work together?
+# Run by `make installcheck` (and so by `make distcheck`).
+# Usage: installcheck.sh SRCDIR BINDIR SBINDIR LIBDIR CC
+set -eu
+srcdir=$1 bindir=$2 sbindir=$3 libdir=$4 cc=$5
+
+tmp=$(mktemp -d /tmp/esq-installcheck.XXXXXX)
+shm="/esq-installcheck-$$"
+daemon_pid=""
+cleanup() {
+	[ -n "$daemon_pid" ] && kill "$daemon_pid" 2>/dev/null && wait "$daemon_pid" 2>/dev/null
+	rm -f "/dev/shm$shm" "/dev/shm$shm.reg"
+	rm -rf "$tmp"
+}
+trap cleanup EXIT INT TERM
+
+export PKG_CONFIG_PATH="$libdir/pkgconfig"
+flags=$(pkg-config --cflags --libs liberrseq-client)
+echo "installcheck: cc ... $flags"
+# shellcheck disable=SC2086
+$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/producer" "$srcdir/examples/producer.c" $flags
+# shellcheck disable=SC2086
+$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/watcher" "$srcdir/examples/watcher.c" $flags
+
+export LD_LIBRARY_PATH="$libdir"
+export ERRSEQD_SOCKET="$tmp/errseqd.sock"
+"$sbindir/errseqd" --shm "$shm" --slots 64 2>"$tmp/errseqd.log" &
+daemon_pid=$!
+i=0
+while [ ! -S "$ERRSEQD_SOCKET" ]; do
+	i=$((i + 1))
+	[ $i -gt 100 ] && { echo "installcheck: errseqd did not start"; cat "$tmp/errseqd.log"; exit 1; }
+	sleep 0.1
+done
+
+"$tmp/producer" disk0 EIO
+out=$("$bindir/errseqctl" --json stat disk0)
+echo "installcheck: $out"
+case $out in
+*'"errno_name":"EIO"'*|*'"errno_name": "EIO"'*) ;;
+*) echo "installcheck: errseqctl stat did not show EIO"; exit 1 ;;
+esac
+echo "installcheck: OK"
