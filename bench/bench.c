@@ -258,17 +258,29 @@ static void fmt_num(char *buf, size_t len, double v)
 
 static void print_table(FILE *f)
 {
-	fprintf(f, "| metric | value | baseline (same run) | ratio | goal | "
-		   "result |\n|---|---|---|---|---|---|\n");
+	fprintf(f, "| metric | value | runs: min-max | baseline (same "
+		   "run) | ratio | goal | result |\n"
+		   "|---|---|---|---|---|---|---|\n");
 	for (int i = 0; i < nrows; i++) {
 		const struct bench_row *r = &rows[i];
-		char v[32], b[32], q[32];
+		char v[32], b[32], q[32], lo[32], hi[32];
+		double mn = NAN, mx = NAN;
 
+		for (int k = 0; k < r->nruns; k++) {
+			if (isnan(mn) || r->runs_value[k] < mn)
+				mn = r->runs_value[k];
+			if (isnan(mx) || r->runs_value[k] > mx)
+				mx = r->runs_value[k];
+		}
 		fmt_num(v, sizeof(v), r->value);
 		fmt_num(b, sizeof(b), r->base);
 		fmt_num(q, sizeof(q), r->ratio);
-		fprintf(f, "| %s | %s %s | %s%s%s | %s%s | %s | %s |\n",
+		fmt_num(lo, sizeof(lo), mn);
+		fmt_num(hi, sizeof(hi), mx);
+		fprintf(f, "| %s | %s %s | %s%s%s | %s%s%s | %s%s | %s | %s |\n",
 			r->name, v, isnan(r->value) ? "" : r->unit,
+			r->nruns > 1 ? lo : "-", r->nruns > 1 ? "-" : "",
+			r->nruns > 1 ? hi : "",
 			r->base_name, r->base_name[0] ? ": " : "",
 			isnan(r->base) ? "-" : b,
 			q, isnan(r->ratio) ? "" : "x",
@@ -404,12 +416,18 @@ static int mkdirs(const char *dir)
 
 int bench_finish(void)
 {
+	static const char legend[] =
+		"value and baseline: each the median over the runs; ratio: "
+		"the median of the per-run ratios value/baseline (baseline "
+		"measured next to the value in the same run), so it need not "
+		"equal value/baseline.";
 	char path[600];
 	FILE *f;
 	int r;
 
-	printf("\n## %s (median of %d runs%s)\n\n", bench_opts.prog,
-	       bench_opts.reps, bench_opts.quick ? ", --quick" : "");
+	printf("\n## %s (median of %d runs%s)\n\n%s\n\n", bench_opts.prog,
+	       bench_opts.reps, bench_opts.quick ? ", --quick" : "",
+	       legend);
 	print_table(stdout);
 	fflush(stdout);
 
@@ -432,8 +450,8 @@ int bench_finish(void)
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "## %s (median of %d runs%s)\n\n", bench_opts.prog,
-		bench_opts.reps, bench_opts.quick ? ", --quick" : "");
+	fprintf(f, "## %s (median of %d runs%s)\n\n%s\n\n", bench_opts.prog,
+		bench_opts.reps, bench_opts.quick ? ", --quick" : "", legend);
 	print_table(f);
 	if (fclose(f) != 0)
 		return -errno;
@@ -466,6 +484,11 @@ int bench_daemon_start(struct esdt_daemon *d, unsigned slots,
 
 int bench_pin_cpu(int cpu)
 {
+	return bench_pin_tid(0, cpu);
+}
+
+int bench_pin_tid(pid_t tid, int cpu)
+{
 	cpu_set_t one;
 	int n;
 
@@ -484,7 +507,7 @@ int bench_pin_cpu(int cpu)
 			break;
 		}
 	}
-	if (sched_setaffinity(0, sizeof(one), &one) < 0)
+	if (sched_setaffinity(tid, sizeof(one), &one) < 0)
 		return -errno;
 	return 0;
 }

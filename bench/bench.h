@@ -51,7 +51,7 @@ struct bench_row {
 	double ratio;		/* median of per-run value/base; NAN if none */
 	char goal[48];		/* e.g. "ratio <= 1.2", "" if none */
 	int verdict;		/* enum bench_verdict */
-	char note[256];
+	char note[640];
 	int nruns;
 	double runs_value[BENCH_MAX_RUNS];
 	double runs_base[BENCH_MAX_RUNS];
@@ -139,10 +139,13 @@ int bench_finish(void);
 int bench_daemon_start(struct esdt_daemon *d, unsigned slots,
 		       const char *const *extra);
 
-/* Pin the calling process to CPU @cpu modulo the CPUs the program was
+/* Pin the calling thread to CPU @cpu modulo the CPUs the program was
  * given at start (bench_init).  Returns 0 or -errno; a failure is harmless
  * (the figure is just noisier). */
 int bench_pin_cpu(int cpu);
+
+/* The same for thread (or process) @tid; 0 is the calling thread. */
+int bench_pin_tid(pid_t tid, int cpu);
 
 /* Give the calling process back every CPU it was given at start. */
 int bench_unpin(void);

@@ -114,11 +114,12 @@ static int send_all(int fd, const void *buf, size_t len)
 }
 
 /*
- * Receive one packet into @buf; *@len gets its size; a passed fd goes to
- * *@fd_out (or is closed).  0, -ETIMEDOUT, -ECONNRESET (EOF), ERRSEQ_EPROTO
+ * Receive one packet into @buf (@flags: 0 or MSG_DONTWAIT); *@len gets its
+ * size; a passed fd goes to *@fd_out (or is closed).  0, -ETIMEDOUT, -ECONNRESET (EOF), ERRSEQ_EPROTO
  * (truncated), or another negative errno.
  */
-static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out)
+static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out,
+		    int flags)
 {
 	union {
 		struct cmsghdr h;
@@ -134,7 +135,7 @@ static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out)
 	int got = -1;
 
 	do {
-		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
 	} while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return errno == EAGAIN ? -ETIMEDOUT : -errno;
@@ -172,6 +173,39 @@ static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out)
 	return 0;
 }
 
+/*
+ * Is the packet in c->rxbuf (@len bytes) the daemon's refusal at accept?
+ * Beyond --max-clients it sends one esp_err_rep with op HELLO and seq 0
+ * (-EUSERS) before any request, then closes.  Its status, else 0.
+ */
+static int refusal(const struct errseq_client *c, size_t len)
+{
+	const struct esp_hdr *rh = (const struct esp_hdr *)c->rxbuf;
+
+	if (len == sizeof(struct esp_err_rep) && rh->magic == ESP_MAGIC &&
+	    rh->op == ESP_OP_HELLO && rh->seq == 0 && rh->status < 0 &&
+	    rh->status >= -ERRSEQ_MAX_ERRNO)
+		return rh->status;
+	return 0;
+}
+
+/*
+ * After a transport failure on HELLO: is the daemon's refusal still queued
+ * for us?  A peer that closes with our HELLO unread makes the first recv
+ * report ECONNRESET before the packets it sent, so look twice.  Its status,
+ * else 0.
+ */
+static int pending_refusal(struct errseq_client *c)
+{
+	size_t len;
+
+	for (int i = 0; i < 2; i++)
+		if (recv_one(c->fd, c->rxbuf, ESP_MAX_MSG, &len, NULL,
+			     MSG_DONTWAIT) == 0)
+			return refusal(c, len);
+	return 0;
+}
+
 int errseq__call_locked(struct errseq_client *c, void *req, size_t req_len,
 			size_t *rep_len, int *fd_out)
 {
@@ -192,11 +226,30 @@ int errseq__call_locked(struct errseq_client *c, void *req, size_t req_len,
 
 	r = send_all(c->fd, req, req_len);
 	if (r < 0 && r != -ETIMEDOUT) {
+		/* A refused HELLO: the daemon may have closed before our send,
+		 * leaving its refusal queued for us. */
+		r = h->op == ESP_OP_HELLO ? pending_refusal(c) : 0;
 		errseq__drop_locked(c);
-		return -EPIPE;	/* not sent: the caller may resend */
+		return r < 0 ? r : -EPIPE; /* not sent: the caller may resend */
 	}
 	if (r == 0)
-		r = recv_one(c->fd, c->rxbuf, ESP_MAX_MSG, &len, fd_out);
+		r = recv_one(c->fd, c->rxbuf, ESP_MAX_MSG, &len, fd_out, 0);
+	if (r < 0 && r != -ETIMEDOUT && h->op == ESP_OP_HELLO) {
+		int e = pending_refusal(c);
+
+		if (e < 0) {
+			if (fd_out && *fd_out >= 0) {
+				close(*fd_out);
+				*fd_out = -1;
+			}
+			errseq__drop_locked(c);
+			return e;
+		}
+	}
+	if (r == 0 && h->op == ESP_OP_HELLO && refusal(c, len) < 0) {
+		errseq__drop_locked(c);	/* the daemon closes it too */
+		return refusal(c, len);
+	}
 	if (r == 0 && (len < sizeof(*rh) || rh->magic != ESP_MAGIC ||
 		       rh->seq != h->seq || rh->op != h->op))
 		r = ERRSEQ_EPROTO;
@@ -255,13 +308,16 @@ static int map_segment(int fd, const struct esp_hello_rep *rep,
 	if (base == MAP_FAILED)
 		return -errno;
 	sh = base;
-	/* acquire on magic: the daemon stores it last at creation */
+	/* acquire on magic: the daemon stores it last at creation.
+	 * relaxed on retired: a hint only; a segment retired after this
+	 * look turns our handles stale through the slot words anyway. */
 	if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != ESD_SEG_MAGIC ||
 	    sh->layout_version != ESD_LAYOUT_VERSION ||
 	    sh->header_size != rep->header_size ||
 	    sh->slot_count != rep->slot_count ||
 	    sh->slot_stride != rep->slot_stride ||
-	    sh->incarnation != rep->incarnation) {
+	    sh->incarnation != rep->incarnation ||
+	    __atomic_load_n(&sh->retired, __ATOMIC_RELAXED) != 0) {
 		munmap(base, (size_t)rep->seg_size);
 		return ERRSEQ_EPROTO;
 	}

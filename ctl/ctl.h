@@ -44,14 +44,33 @@ void ctl_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * CTL_EXIT_FAIL, else return @status unchanged. */
 int ctl_finish_output(int status);
 
-/* show.c */
+/*
+ * ctl_cmd_list - print the live slots whose names match the fnmatch glob
+ * @pattern (NULL: all) in o->format, paging through errseq_list; never
+ * consumes.  Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after a message if
+ * listing failed (output may then be cut short).
+ */
 int ctl_cmd_list(struct errseq_client *c, const struct ctl_opts *o,
 		 const char *pattern);
+
+/* ctl_cmd_stat - print slot @name (table or JSON) through errseq_stat;
+ * never consumes.  CTL_EXIT_FAIL with a message if there is no such slot
+ * or the daemon fails. */
 int ctl_cmd_stat(struct errseq_client *c, const struct ctl_opts *o,
 		 const char *name);
+
+/* ctl_cmd_status - print the daemon's status (key: value lines or JSON).
+ * CTL_EXIT_FAIL with a message if the daemon fails. */
 int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o);
 
-/* watch.c: @names holds @n slot names (n >= 1). */
+/*
+ * ctl_cmd_watch - watch the @n (>= 1) slots in @names and print one line
+ * per new error until SIGINT/SIGTERM, until o->timeout_ms runs out, or
+ * (o->once) after the first report.  Installs SIGINT and SIGTERM handlers
+ * for its duration and starts one thread per slot.  Returns CTL_EXIT_OK;
+ * CTL_EXIT_FAIL after a message if a slot is missing or deleted meanwhile,
+ * or if o->once and the timeout ran out with nothing reported.
+ */
 int ctl_cmd_watch(struct errseq_client *c, const struct ctl_opts *o,
 		  char *const *names, int n);
 

@@ -15,6 +15,8 @@ EXTRA_DIST += man/errseqctl.1
 check_PROGRAMS += tests/test_ctl
 TESTS += tests/test_ctl
 tests_test_ctl_SOURCES = tests/test_ctl.c ctl/format.c ctl/format.h
+tests_test_ctl_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DCTL_TEST_TOP_SRCDIR='"$(abs_top_srcdir)"'
 tests_test_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_ctl_LDADD = tests/libharness.la client/liberrseq-client.la \
 	common/libcommon.la $(CHECK_LIBS)

@@ -260,6 +260,8 @@ static int check_data(struct esd_segment *seg, const struct stat *st,
 		      char *err, size_t errlen)
 {
 	const struct esd_seg_header *h = seg->base;
+	/* Acquire: pairs with the creator's release store of the magic, so
+	 * every header field read below is the one it wrote. */
 	uint64_t magic = __atomic_load_n(&h->magic, __ATOMIC_ACQUIRE);
 
 	if (magic != ESD_SEG_MAGIC)
@@ -278,6 +280,8 @@ static int check_data(struct esd_segment *seg, const struct stat *st,
 			    "geometry (header %u, stride %u, %u slots); pass "
 			    "--recreate to discard it", seg->name,
 			    h->header_size, h->slot_stride, h->slot_count);
+	/* Acquire: a retiring daemon's seq_cst store; nothing else read
+	 * here depends on it. */
 	if (__atomic_load_n(&h->retired, __ATOMIC_ACQUIRE))
 		return fail(err, errlen, -EEXIST, "segment %s was retired by "
 			    "a --recreate; pass --recreate to replace it",
@@ -305,6 +309,7 @@ static int check_reg(struct esd_segment *seg, const struct stat *st,
 {
 	const struct esd_reg_header *rh = seg->reg;
 	const struct esd_seg_header *h = seg->base;
+	/* Acquire: as in check_data. */
 	uint64_t magic = __atomic_load_n(&rh->magic, __ATOMIC_ACQUIRE);
 
 	if (magic != ESD_REG_MAGIC)

@@ -1,2 +1,3 @@
 # doc/: design, layout, protocol and reliability documents (installed).
 dist_doc_DATA += doc/design.md
+dist_doc_DATA += doc/protocol.md doc/shm-layout.md

@@ -27,3 +27,4 @@ EXTRA_DIST += tests/systemd-verify.sh
 # errseqd(8)
 man_MANS += man/errseqd.8
 EXTRA_DIST += man/errseqd.8
+

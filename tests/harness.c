@@ -27,10 +27,15 @@
 
 static struct esdt_daemon *registered[MAX_REGISTERED];
 static int atexit_done;
+static pid_t atexit_pid;	/* the process that registered cleanup_all */
 static unsigned name_counter;
 
 static void cleanup_all(void)
 {
+	/* A child forked by a test inherits the handler and the list: its
+	 * exit() must not kill the parent's daemons or unlink their files. */
+	if (getpid() != atexit_pid)
+		return;
 	for (int i = 0; i < MAX_REGISTERED; i++)
 		if (registered[i])
 			esdt_daemon_cleanup(registered[i]);
@@ -40,9 +45,15 @@ static void register_daemon(struct esdt_daemon *d)
 {
 	if (d->registered)
 		return;
-	if (!atexit_done) {
-		atexit(cleanup_all);
-		atexit_done = 1;
+	if (atexit_pid != getpid()) {
+		/* The first daemon of this process: a forked child forgets
+		 * its parent's list (the atexit handler itself is inherited). */
+		memset(registered, 0, sizeof(registered));
+		atexit_pid = getpid();
+		if (!atexit_done) {
+			atexit(cleanup_all);
+			atexit_done = 1;
+		}
 	}
 	for (int i = 0; i < MAX_REGISTERED; i++)
 		if (!registered[i]) {

@@ -8,7 +8,11 @@
  * socket the harness passes as $NOTIFY_SOCKET.  The daemon gets
  * PR_SET_PDEATHSIG(SIGKILL), so it dies with the test process; everything
  * else is removed by esdt_daemon_cleanup(), by an atexit() handler if a test
- * fails first, and by esdt_sweep() for leftovers of dead test processes.
+ * returns or calls exit() first, and by esdt_sweep() for leftovers of dead
+ * test processes.  Check's fork mode ends a failed test with _exit(1) (and
+ * kills a timed-out one), which skips atexit(): call esdt_sweep() from an
+ * unchecked teardown too.  The atexit() handler acts only in the process
+ * that started the daemons, never in a child the test forked.
  * $ERRSEQD_WRAPPER, if set, is prefixed to the daemon's command line (for
  * example "valgrind --leak-check=full --error-exitcode=99").  Start daemons
  * from the test's main thread: PR_SET_PDEATHSIG follows the forking thread.

@@ -698,6 +698,27 @@ START_TEST(client_open_emfile)
 }
 END_TEST
 
+START_TEST(client_open_eusers)
+{
+	static const char *const extra[] = { "--max-clients", "1", NULL };
+	struct errseq_client *c2 = NULL;
+	int64_t end;
+	int r;
+
+	up(16, extra);
+	ck_assert_int_eq(errseq_client_open(D.sock, &c2), -EUSERS);
+	ck_assert_ptr_null(c2);
+	/* room again once C has gone (the daemon notices asynchronously) */
+	errseq_client_close(C);
+	C = NULL;
+	end = mono_ms() + LONG_MS;
+	while ((r = errseq_client_open(D.sock, &C)) == -EUSERS &&
+	       mono_ms() < end)
+		nap_ms(10);
+	ck_assert_int_eq(r, 0);
+}
+END_TEST
+
 START_TEST(client_unlink_errors)
 {
 	struct errseq_slot *s;
@@ -1187,9 +1208,18 @@ START_TEST(client_cursor_basics)
 }
 END_TEST
 
-/* Threads sharing one cursor: each error is reported exactly once. */
+/*
+ * Threads sharing one cursor: each error is reported exactly once.  Every
+ * round the threads are released together (a generation flag they spin
+ * on) to call errseq_cursor_check once each on a freshly set error, so
+ * they race inside it; exactly one of them may report the error.
+ */
+#define SHARE_THREADS	2	/* one per core on CI */
+
 struct share {
 	struct errseq_cursor *cur;
+	int round;		/* atomic: bumped to release the threads */
+	int calls;		/* atomic: cursor_check calls made */
 	int reports;		/* atomic */
 	int bad;		/* atomic: reports of a wrong value */
 	int expect;		/* atomic: the errno now pending */
@@ -1199,30 +1229,43 @@ struct share {
 static void *share_thread(void *arg)
 {
 	struct share *sh = arg;
+	int mine = 0, r;
 
-	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		int r = errseq_cursor_check(sh->cur);
-
-		if (r == 0)
-			continue;
-		if (r != -__atomic_load_n(&sh->expect, __ATOMIC_ACQUIRE))
-			__atomic_fetch_add(&sh->bad, 1, __ATOMIC_RELAXED);
-		__atomic_fetch_add(&sh->reports, 1, __ATOMIC_ACQ_REL);
+	for (;;) {
+		/* spin, so that both threads leave together; yield now and
+		 * then, so that the main thread gets a core */
+		for (unsigned n = 1; __atomic_load_n(&sh->round,
+						     __ATOMIC_ACQUIRE) == mine;
+		     n++) {
+			if (__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE))
+				return NULL;
+			if (n % 256 == 0)
+				sched_yield();
+		}
+		mine++;
+		r = errseq_cursor_check(sh->cur);
+		if (r != 0) {
+			if (r != -__atomic_load_n(&sh->expect,
+						  __ATOMIC_ACQUIRE))
+				__atomic_fetch_add(&sh->bad, 1,
+						   __ATOMIC_RELAXED);
+			__atomic_fetch_add(&sh->reports, 1, __ATOMIC_ACQ_REL);
+		}
+		__atomic_fetch_add(&sh->calls, 1, __ATOMIC_ACQ_REL);
 	}
-	return NULL;
 }
 
 START_TEST(client_cursor_shared_by_threads)
 {
 	struct share sh = { 0 };
 	struct errseq_slot *s;
-	pthread_t t[4];
-	const int rounds = 2000;
+	pthread_t t[SHARE_THREADS];
+	const int rounds = 5000;
 
 	up(64, NULL);
 	s = must_open("shared", ERRSEQ_CREATE);
 	ck_assert_int_eq(errseq_cursor_new(s, &sh.cur), 0);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < SHARE_THREADS; i++)
 		ck_assert_int_eq(pthread_create(&t[i], NULL, share_thread,
 						&sh), 0);
 	for (int k = 1; k <= rounds; k++) {
@@ -1230,17 +1273,21 @@ START_TEST(client_cursor_shared_by_threads)
 
 		__atomic_store_n(&sh.expect, k % 4095 + 1, __ATOMIC_RELEASE);
 		ck_assert_int_eq(errseq_slot_set(s, -(k % 4095 + 1)), 0);
-		while (__atomic_load_n(&sh.reports, __ATOMIC_ACQUIRE) < k &&
-		       mono_ms() < end)
+		__atomic_store_n(&sh.round, k, __ATOMIC_RELEASE);
+		while (__atomic_load_n(&sh.calls, __ATOMIC_ACQUIRE) <
+		       k * SHARE_THREADS && mono_ms() < end)
 			sched_yield();
+		ck_assert_int_eq(__atomic_load_n(&sh.calls, __ATOMIC_ACQUIRE),
+				 k * SHARE_THREADS);
+		/* once per error, among all the threads */
 		ck_assert_int_eq(__atomic_load_n(&sh.reports,
 						 __ATOMIC_ACQUIRE), k);
 	}
 	__atomic_store_n(&sh.stop, 1, __ATOMIC_RELEASE);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < SHARE_THREADS; i++)
 		pthread_join(t[i], NULL);
-	ck_assert_int_eq(sh.reports, rounds);
 	ck_assert_int_eq(sh.bad, 0);
+	ck_assert_int_eq(errseq_cursor_check(sh.cur), 0);
 	errseq_slot_close(s);
 }
 END_TEST
@@ -1821,6 +1868,43 @@ START_TEST(client_incarnation_change_stales_handles)
 }
 END_TEST
 
+/*
+ * The segment pair was removed behind the daemon's back (so nobody retired
+ * the old segment and woke its sleepers) and a new daemon made a new one:
+ * the library itself must turn the old handles stale and wake its own
+ * sleepers.
+ */
+START_TEST(client_segment_removed_stales_handles)
+{
+	struct errseq_slot *old;
+	struct sleeper w = { 0 };
+	char reg[96];
+	uint32_t index;
+
+	up(64, NULL);
+	old = must_open("lost", ERRSEQ_CREATE);
+	index = slot_index(old);
+	w.s = old;
+	w.since = errseq_slot_peek(old);
+	sleeper_start(&w);
+	ck_assert(await_waiter(index, LONG_MS));	/* maps the old one */
+
+	ck_assert_int_gt(esdt_daemon_stop(&D, SIGKILL), 0);
+	snprintf(reg, sizeof(reg), "%s%s", D.shm, ESD_REG_SUFFIX);
+	ck_assert_int_eq(shm_unlink(D.shm), 0);
+	ck_assert_int_eq(shm_unlink(reg), 0);
+	ck_assert_int_eq(esdt_daemon_restart(&D, NULL), 0);
+	await_reconnect(C);
+
+	ck_assert_int_eq(sleeper_join(&w), ERRSEQ_ESTALE);
+	ck_assert_int_eq(errseq_slot_set(old, -EIO), ERRSEQ_ESTALE);
+	ck_assert_int_eq(errseq_slot_check(old, 0), ERRSEQ_ESTALE);
+	/* nobody sleeps on the old segment any more */
+	ck_assert_uint_eq(seg_slot(index)->waiters, 0);
+	errseq_slot_close(old);
+}
+END_TEST
+
 /* ------------------------------------------------------ lifetimes */
 
 START_TEST(client_close_frees_everything)
@@ -1875,6 +1959,7 @@ static Suite *client_suite(void)
 	tcase_add_test(t, client_open_enospc);
 	tcase_add_test(t, client_open_emfile);
 	tcase_add_test(t, client_open_eacces);
+	tcase_add_test(t, client_open_eusers);
 	tcase_add_test(t, client_unlink_errors);
 	tcase_add_test(t, client_unlink_eperm);
 	tcase_add_test(t, client_list_pages);
@@ -1900,6 +1985,7 @@ static Suite *client_suite(void)
 	tcase_add_test(t, client_enotconn_while_down);
 	tcase_add_test(t, client_daemon_restart_loses_nothing);
 	tcase_add_test(t, client_incarnation_change_stales_handles);
+	tcase_add_test(t, client_segment_removed_stales_handles);
 	suite_add_tcase(s, t);
 	return s;
 }

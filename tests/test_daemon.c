@@ -29,6 +29,7 @@
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,6 +399,12 @@ START_TEST(daemon_hello_passes_segment_fd)
 	ck_assert_int_eq(stat(path, &st), 0);
 	ck_assert_uint_eq((uint64_t)st.st_size, esd_reg_size(16));
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+
+	/* HELLO may be repeated: the fd comes again. */
+	CK_CODE(esrc_hello(&c), 0);
+	ck_assert_int_ge(c.seg_fd, 0);
+	ck_assert_int_eq(fstat(c.seg_fd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, c.hello.seg_size);
 
 	/* Every connection gets the same segment. */
 	conn(&c2, &d);
@@ -1237,6 +1244,81 @@ START_TEST(daemon_closes_hostile_peer)
 }
 END_TEST
 
+/* Send @req (@len bytes) with @n fds attached by SCM_RIGHTS. */
+static void send_with_fds(int sock, const void *req, size_t len,
+			  const int *fds, int n)
+{
+	union {
+		struct cmsghdr align;
+		char buf[CMSG_SPACE(8 * sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)req, .iov_len = len };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = CMSG_SPACE((size_t)n * sizeof(int)),
+	};
+	struct cmsghdr *cm;
+
+	memset(&ctl, 0, sizeof(ctl));
+	cm = CMSG_FIRSTHDR(&msg);
+	cm->cmsg_level = SOL_SOCKET;
+	cm->cmsg_type = SCM_RIGHTS;
+	cm->cmsg_len = CMSG_LEN((size_t)n * sizeof(int));
+	memcpy(CMSG_DATA(cm), fds, (size_t)n * sizeof(int));
+	ck_assert_int_eq(sendmsg(sock, &msg, MSG_NOSIGNAL), (ssize_t)len);
+}
+
+START_TEST(daemon_leaks_no_fds)
+{
+	struct esdt_daemon d;
+	struct esrc c, x;
+	struct esp_hdr req;
+	struct esp_status_rep rep;
+	int base, p[2], fds[3];
+
+	start_daemon(&d, 4, NULL);
+	conn(&c, &d);
+	base = esdt_count_fds(d.pid);
+	ck_assert_int_gt(base, 0);
+
+	/* Fds a peer passes are closed unread. */
+	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
+	fds[0] = p[0];
+	fds[1] = p[1];
+	fds[2] = c.seg_fd;
+	for (uint32_t i = 0; i < 10; i++) {
+		esrc_hdr(&req, ESP_OP_STATUS, 900 + i);
+		send_with_fds(c.fd, &req, sizeof(req), fds, 3);
+		ck_assert_int_eq(esrc_recv(c.fd, &rep, sizeof(rep), NULL,
+					   WAIT_MS), (ssize_t)sizeof(rep));
+		ck_assert_int_eq(rep.hdr.status, 0);
+		ck_assert_uint_eq(rep.hdr.seq, 900 + i);
+	}
+	close(p[0]);
+	close(p[1]);
+	ck_assert_int_eq(esdt_count_fds(d.pid), base);
+
+	/* Connections that come and go, cleanly or closed by the daemon. */
+	for (int i = 0; i < 100; i++) {
+		conn(&x, &d);
+		open_ok(&x, "leak", ESP_OPEN_CREATE);
+		esrc_fini(&x);
+	}
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(esrc_init(&x, d.sock), 0);
+		CK_CODE(esrc_send(x.fd, "junk", 4, WAIT_MS), 0);
+		ck_assert_int_eq(esrc_wait_closed(x.fd, WAIT_MS), 0);
+		esrc_fini(&x);
+	}
+	ck_assert_uint_eq(wait_clients(&c, 1), 1);
+	ck_assert_int_eq(esdt_count_fds(d.pid), base);
+	ck_assert_uint_eq(stat_ok(&c, "leak").holders, 0);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
 START_TEST(daemon_closes_peer_not_reading)
 {
 	struct esdt_daemon d;
@@ -1677,6 +1759,40 @@ START_TEST(daemon_recreate_replaces_corrupt_segment)
 }
 END_TEST
 
+START_TEST(daemon_second_daemon_refused)
+{
+	static const char *const recreate[] = { "--recreate", NULL };
+	struct esdt_daemon d;
+	struct esrc c, c2;
+	struct esp_open_rep o;
+	char err[4096];
+	void *base;
+	int r;
+
+	start_daemon(&d, 4, NULL);
+	conn(&c, &d);
+	base = map_hello(&c);
+	o = open_ok(&c, "live", ESP_OPEN_CREATE);
+	/* Same socket and segment, even with --recreate: refused before the
+	 * segment is touched, and the first daemon's socket stays. */
+	r = esdt_daemon_run_to_exit(&d, recreate, err, sizeof(err), 20000);
+	ck_assert_msg(r == 1, "exit %d, want 1; stderr: %s", r, err);
+	ck_assert_msg(strstr(err, d.sock) != NULL,
+		      "message does not name the socket: %s", err);
+	ck_assert_uint_eq(__atomic_load_n(&((struct esd_seg_header *)base)
+					  ->retired, __ATOMIC_ACQUIRE), 0);
+	ck_assert_uint_eq(slot_word(base, o.index), ESD_WORD(o.gen, 0));
+	ck_assert_int_eq(access(d.sock, F_OK), 0);
+	stat_ok(&c, "live");
+	conn(&c2, &d);
+	ck_assert_uint_eq(c2.hello.incarnation, c.hello.incarnation);
+	munmap(base, c.hello.seg_size);
+	esrc_fini(&c);
+	esrc_fini(&c2);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
 /* ---- signals, sd_notify, command line, environment -------------------- */
 
 /* _i: 0 SIGTERM, 1 SIGINT. */
@@ -1793,13 +1909,85 @@ START_TEST(daemon_cli_help_version_usage)
 }
 END_TEST
 
+/*
+ * spawn_ready - start errseqd outside the harness, on d's log and notify
+ * socket: argv is the binary then @args; @env ("NAME=value") is added;
+ * @fd3 >= 0 is passed as fd 3 with LISTEN_FDS=1 and LISTEN_PID set, as
+ * systemd does for socket activation.  Sets d->pid (so that
+ * esdt_daemon_stop() and esdt_daemon_cleanup() reap it) and waits for
+ * READY=1.
+ */
+static void spawn_ready(struct esdt_daemon *d, const char *const *args,
+			const char *const *env, int fd3)
+{
+	const char *argv[16];
+	char notify[160], buf[512];
+	int logfd, st, n = 0, ready = 0;
+	pid_t pid;
+
+	argv[n++] = daemon_bin();
+	for (int i = 0; args && args[i] && n < 15; i++)
+		argv[n++] = args[i];
+	argv[n] = NULL;
+	snprintf(notify, sizeof(notify), "NOTIFY_SOCKET=%s", d->notify);
+	logfd = open(d->log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	ck_assert_int_ge(logfd, 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		static char lpid[32];
+
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		dup2(logfd, STDERR_FILENO);
+		unsetenv("LISTEN_FDS");
+		unsetenv("LISTEN_PID");
+		unsetenv("ERRSEQD_SOCKET");
+		putenv(notify);
+		for (int i = 0; env && env[i]; i++)
+			putenv((char *)env[i]);
+		if (fd3 >= 0) {
+			if (fd3 != 3 && dup2(fd3, 3) < 0)
+				_exit(126);
+			if (fcntl(3, F_SETFD, 0) < 0)
+				_exit(126);
+			snprintf(lpid, sizeof(lpid), "LISTEN_PID=%d",
+				 (int)getpid());
+			putenv(lpid);
+			putenv((char *)"LISTEN_FDS=1");
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	close(logfd);
+	d->pid = pid;
+	for (int i = 0; i < 2000 && !ready; i++) {
+		struct pollfd pfd = { .fd = d->notify_fd, .events = POLLIN };
+
+		if (waitpid(pid, &st, WNOHANG) == pid) {
+			d->pid = 0;
+			esdt_read_log(d, buf, sizeof(buf));
+			ck_abort_msg("errseqd exited (status %d): %s", st, buf);
+		}
+		if (poll(&pfd, 1, 10) > 0) {
+			ssize_t k = recv(d->notify_fd, buf, sizeof(buf) - 1, 0);
+
+			if (k > 0) {
+				buf[k] = '\0';
+				ready = strstr(buf, "READY=1") != NULL;
+			}
+		}
+	}
+	ck_assert_msg(ready, "no READY=1");
+}
+
 START_TEST(daemon_env_socket_when_no_option)
 {
 	struct esdt_daemon d;
 	struct esrc c;
-	char env_sock[160], env_notify[160], buf[512];
-	int logfd, st, ready = 0;
-	pid_t pid;
+	char env_sock[160];
+	const char *const env[] = { env_sock, NULL };
+	const char *const args[] = { "--shm", d.shm, "--slots", "4", NULL };
+	int st;
 
 	/* --socket wins over $ERRSEQD_SOCKET (the harness passes --socket). */
 	setenv("ERRSEQD_SOCKET", "/nonexistent-esdt/errseqd.sock", 1);
@@ -1808,47 +1996,71 @@ START_TEST(daemon_env_socket_when_no_option)
 	esrc_fini(&c);
 	st = esdt_daemon_stop(&d, SIGTERM);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	ck_assert_int_lt(access("/nonexistent-esdt", F_OK), 0);
 
 	/* Without --socket, $ERRSEQD_SOCKET is where it listens. */
 	snprintf(env_sock, sizeof(env_sock), "ERRSEQD_SOCKET=%s", d.sock);
-	snprintf(env_notify, sizeof(env_notify), "NOTIFY_SOCKET=%s", d.notify);
-	logfd = open(d.log, O_WRONLY | O_APPEND | O_CLOEXEC);
-	ck_assert_int_ge(logfd, 0);
-	pid = fork();
-	ck_assert_int_ge(pid, 0);
-	if (pid == 0) {
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		dup2(logfd, STDERR_FILENO);
-		putenv(env_sock);
-		putenv(env_notify);
-		unsetenv("LISTEN_FDS");
-		unsetenv("LISTEN_PID");
-		execl(daemon_bin(), daemon_bin(), "--shm", d.shm, "--slots",
-		      "4", (char *)NULL);
-		_exit(127);
-	}
-	close(logfd);
-	d.pid = pid;		/* esdt_daemon_cleanup() reaps it */
-	for (int i = 0; i < 2000 && !ready; i++) {
-		struct pollfd pfd = { .fd = d.notify_fd, .events = POLLIN };
-
-		ck_assert_msg(waitpid(pid, &st, WNOHANG) == 0,
-			      "errseqd exited (status %d)", st);
-		if (poll(&pfd, 1, 10) > 0) {
-			ssize_t n = recv(d.notify_fd, buf, sizeof(buf) - 1, 0);
-
-			if (n > 0) {
-				buf[n] = '\0';
-				ready = strstr(buf, "READY=1") != NULL;
-			}
-		}
-	}
-	ck_assert_msg(ready, "no READY=1");
+	spawn_ready(&d, args, env, -1);
 	conn(&c, &d);
 	open_ok(&c, "env", ESP_OPEN_CREATE);
 	esrc_fini(&c);
 	st = esdt_daemon_stop(&d, SIGTERM);
 	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_socket_activation)
+{
+	struct esdt_daemon d;
+	struct esrc c, q;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char other[160];
+	const char *const args[] = { "--socket", other, "--shm", d.shm,
+				     "--slots", "4", NULL };
+	uint64_t inc;
+	int lfd, st;
+
+	start_daemon(&d, 4, NULL);
+	st = esdt_daemon_stop(&d, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+
+	/* The service manager's part: bind, listen, pass it as fd 3. */
+	lfd = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0);
+	ck_assert_int_ge(lfd, 0);
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", d.sock);
+	ck_assert_int_eq(bind(lfd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	ck_assert_int_eq(listen(lfd, 16), 0);
+	ck_assert_int_eq(chmod(d.sock, 0600), 0);
+	snprintf(other, sizeof(other), "%s/other.sock", d.dir);
+
+	spawn_ready(&d, args, NULL, lfd);
+	conn(&c, &d);
+	inc = c.hello.incarnation;
+	open_ok(&c, "act", ESP_OPEN_CREATE);
+	ck_assert_msg(access(other, F_OK) < 0, "--socket was bound too");
+	esrc_fini(&c);
+	st = esdt_daemon_stop(&d, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	/* The socket file is the manager's: left in place, mode untouched. */
+	{
+		struct stat sb;
+
+		ck_assert_int_eq(stat(d.sock, &sb), 0);
+		ck_assert_uint_eq(sb.st_mode & 07777, 0600);
+	}
+
+	/* A client connecting while no daemon runs waits in the backlog and
+	 * is served by the next instance on the same socket. */
+	ck_assert_int_eq(esrc_init(&q, d.sock), 0);
+	spawn_ready(&d, args, NULL, lfd);
+	CK_CODE(esrc_hello(&q), 0);
+	ck_assert_uint_eq(q.hello.incarnation, inc);
+	stat_ok(&q, "act");
+	esrc_fini(&q);
+	st = esdt_daemon_stop(&d, SIGTERM);
+	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0, "status %d", st);
+	close(lfd);
 	esdt_daemon_cleanup(&d);
 }
 END_TEST
@@ -1949,6 +2161,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, daemon_bad_requests_get_error_replies);
 	tcase_add_loop_test(tc, daemon_closes_hostile_peer, 0, 12);
 	tcase_add_test(tc, daemon_closes_peer_not_reading);
+	tcase_add_test(tc, daemon_leaks_no_fds);
 	tcase_add_test(tc, daemon_max_clients_is_eusers);
 	tcase_add_test(tc, daemon_serves_1000_clients);
 
@@ -1957,11 +2170,13 @@ static Suite *daemon_suite(void)
 	tcase_add_loop_test(tc, daemon_refuses_foreign_segment, 0, 10);
 	tcase_add_test(tc, daemon_recreate_retires_old_segment);
 	tcase_add_test(tc, daemon_recreate_replaces_corrupt_segment);
+	tcase_add_test(tc, daemon_second_daemon_refused);
 	tcase_add_loop_test(tc, daemon_signal_exits_cleanly, 0, 2);
 
 	tc = tcase(s, "cli");
 	tcase_add_test(tc, daemon_cli_help_version_usage);
 	tcase_add_test(tc, daemon_env_socket_when_no_option);
+	tcase_add_test(tc, daemon_socket_activation);
 	tcase_add_test(tc, daemon_mode_and_group);
 	tcase_add_test(tc, daemon_log_lines_have_prefix);
 	return s;

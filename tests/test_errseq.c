@@ -1077,6 +1077,8 @@ static void conc_watcher(struct conc_shared *sh, unsigned idx, uint64_t seed)
 	log[0].t1 = conc_tick(sh);
 	log[0].val = 0;
 	log[0].cursor = cursor;
+	/* acquire on setters_done: pairs with the setters' seq_cst add, so
+	 * once all are counted their sets (and clock ticks) are visible */
 	for (n = 1; n < CONC_CHECK_CAP - 2 &&
 	     __atomic_load_n(&sh->setters_done, __ATOMIC_ACQUIRE) <
 	     CONC_SETTERS; n++) {

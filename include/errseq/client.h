@@ -16,7 +16,19 @@
  *
  * Threads: a client, its slots and its cursors may be used from many threads
  * at once.  A bare errseq_t cursor passed to errseq_slot_check_and_advance()
- * is the caller's to serialise, as in the kernel.
+ * is the caller's to serialise, as in the kernel.  Closing or freeing an
+ * object (client, slot, cursor) while another thread still uses it is the
+ * caller's bug, as with free().  Control calls on one client are
+ * serialised (one request at a time on its connection); each is bounded by
+ * a 5-second I/O timeout, so a wedged daemon costs -ETIMEDOUT, not a hang.
+ *
+ * Daemon restarts: each client runs one background thread that notices a
+ * lost connection and reconnects (backoff 10 ms doubling to 500 ms, until
+ * the client is closed).  If the daemon adopted the same segment, every
+ * open slot is registered again and nothing changes for its handles; if the
+ * segment was replaced, every old handle (and its cursors and waiters)
+ * turns ERRSEQ_ESTALE: reopen by name.  While the daemon is away the data
+ * path goes on working and control calls return -ENOTCONN.
  *
  * fork(): the child inherits the mappings.  It may go on calling the data
  * path (set, sample, check, check_and_advance, peek, wait, cursor_check,
@@ -57,17 +69,26 @@ struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
 
 /*
  * errseq_client_open - connect to errseqd and map its segment.
- * @socket_path: NULL for $ERRSEQD_SOCKET, else the default (see errseqd(8)).
- * Returns 0 and sets *@out, or a negative errno (-ENOENT, -ECONNREFUSED when
- * no daemon listens, -EACCES, -EPROTONOSUPPORT, ...).  A background thread
- * notices if the daemon goes away and reconnects when it is back,
- * re-registering every open slot.
+ * @socket_path: the daemon's socket; NULL for errseq_default_socket()'s
+ * answer ($ERRSEQD_SOCKET if set, else the default, see errseqd(8)).
+ * Returns 0 and sets *@out, or a negative code and leaves *@out alone:
+ * -ENOENT (no socket file), -ECONNREFUSED (no daemon listens), -EACCES,
+ * -ENAMETOOLONG, -EINVAL (empty path, NULL @out), -EPROTONOSUPPORT (no
+ * common protocol version), ERRSEQ_EPROTO (bad handshake or a segment of
+ * another layout), -ETIMEDOUT, -ENOMEM, or the daemon's refusal (-EUSERS:
+ * too many clients).  Starts the client's reconnect thread (which blocks
+ * every signal).
  */
 int errseq_client_open(const char *socket_path, struct errseq_client **out);
 
 /*
  * errseq_client_close - disconnect and free.  Closes any slots and cursors
- * still open on @c (their pointers become invalid).  NULL is a no-op.
+ * still open on @c (their pointers become invalid); the daemon drops every
+ * hold of the connection when it closes.  Joins the reconnect thread, which
+ * may take up to the I/O timeout if it is mid-handshake with a daemon that
+ * does not answer.  In a fork() child, on an inherited client, it frees
+ * the child's copies only: no message, no effect on the parent.  NULL is a
+ * no-op.
  */
 void errseq_client_close(struct errseq_client *c);
 
@@ -82,7 +103,13 @@ void errseq_client_close(struct errseq_client *c);
 int errseq_slot_open(struct errseq_client *c, const char *name,
 		     unsigned flags, struct errseq_slot **out);
 
-/* errseq_slot_close - release the handle (and any cursors on it). */
+/*
+ * errseq_slot_close - release the handle and free any cursors still on it.
+ * Tells the daemon (CLOSE) if it is reachable; the handle is freed in any
+ * case.  No other thread may be using @s or its cursors (in particular not
+ * waiting on them).  In a fork() child it only frees the child's copy.
+ * NULL is a no-op.
+ */
 void errseq_slot_close(struct errseq_slot *s);
 
 /*
@@ -102,7 +129,8 @@ int errseq_slot_unlink(struct errseq_client *c, const char *name);
  */
 int errseq_slot_set(struct errseq_slot *s, int err);
 
-/* errseq_sample on the slot; 0 on a stale handle. */
+/* errseq_sample on the slot; 0 on a stale handle (use errseq_slot_check
+ * or errseq_cursor_new to tell). */
 errseq_t errseq_slot_sample(struct errseq_slot *s);
 
 /* errseq_check on the slot, or ERRSEQ_ESTALE. */
@@ -118,8 +146,10 @@ errseq_t errseq_slot_peek(struct errseq_slot *s);
 /*
  * errseq_slot_wait - sleep until the slot's value differs from @since.
  * Returns 0 at once if it already differs, 0 when it changes, -ETIMEDOUT
- * after @timeout_ms (-1: wait forever), ERRSEQ_ESTALE if the slot is
- * deleted meanwhile, -EINTR if a signal interrupted the sleep.
+ * after @timeout_ms (0: do not sleep; -1: wait forever), ERRSEQ_ESTALE if
+ * the slot is deleted or its segment replaced meanwhile, -EINTR if a
+ * signal handler without SA_RESTART interrupted the sleep.  Sleeps on a
+ * shared futex; a set makes a wake-up syscall only while someone waits.
  */
 int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
 
@@ -127,6 +157,8 @@ int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
  * Cursors: a watcher's position on a slot, safe to share between threads.
  * errseq_cursor_new starts at errseq_slot_sample(): an error nobody has
  * consumed yet is reported to it.  Returns 0, -ENOMEM or ERRSEQ_ESTALE.
+ * A cursor belongs to its slot: errseq_cursor_free frees it, and closing
+ * the slot (or its client) frees every cursor still on it.
  */
 int errseq_cursor_new(struct errseq_slot *s, struct errseq_cursor **out);
 
@@ -135,9 +167,13 @@ int errseq_cursor_new(struct errseq_slot *s, struct errseq_cursor **out);
 int errseq_cursor_check(struct errseq_cursor *cur);
 
 /* Wait (as errseq_slot_wait) for a change, then errseq_cursor_check.
- * Returns -ETIMEDOUT if nothing was reported within @timeout_ms. */
+ * Returns the error (a negative errno, reported once), -ETIMEDOUT if
+ * nothing was reported within @timeout_ms (-1: forever), ERRSEQ_ESTALE or
+ * -EINTR.  A change consumed first by another thread sharing the cursor
+ * is not reported twice: the wait goes on until the deadline. */
 int errseq_cursor_wait(struct errseq_cursor *cur, int timeout_ms);
 
+/* errseq_cursor_free - free @cur (NULL is a no-op). */
 void errseq_cursor_free(struct errseq_cursor *cur);
 
 /* A message for an errno (negative or positive) or a library code. Never
@@ -172,7 +208,8 @@ struct errseq_daemon_status {
 	uint64_t segment_bytes;
 };
 
-/* errseq_stat - one slot by name: 0, -ENOENT, -EINVAL, -ENOTCONN. */
+/* errseq_stat - one slot by name: 0, -ENOENT, -EINVAL, -ENOTCONN,
+ * -ETIMEDOUT, ERRSEQ_EPROTO, ERRSEQ_EFORKED.  Never consumes. */
 int errseq_stat(struct errseq_client *c, const char *name,
 		struct errseq_slot_info *out);
 
@@ -180,13 +217,17 @@ int errseq_stat(struct errseq_client *c, const char *name,
  * errseq_list - one page of live slots in index order.
  * Fills up to @max entries of @out starting at slot index *@pos and moves
  * *@pos past them; start with *@pos = 0.  Returns the number filled (0 with
- * *@pos == ERRSEQ_LIST_END: done), or a negative code.
+ * *@pos == ERRSEQ_LIST_END: done), or a negative code (-EINVAL for @max
+ * 0 or NULL arguments, -ENOTCONN, -ETIMEDOUT, ERRSEQ_EPROTO,
+ * ERRSEQ_EFORKED).  Slots created or deleted between pages may or may not
+ * appear.  Never consumes.
  */
 #define ERRSEQ_LIST_END	UINT32_MAX
 int errseq_list(struct errseq_client *c, uint32_t *pos,
 		struct errseq_slot_info *out, size_t max);
 
-/* errseq_status - the daemon's status: 0 or a negative code. */
+/* errseq_status - the daemon's status: 0 or a negative code (-EINVAL,
+ * -ENOTCONN, -ETIMEDOUT, ERRSEQ_EPROTO, ERRSEQ_EFORKED). */
 int errseq_status(struct errseq_client *c, struct errseq_daemon_status *out);
 
 /* The slot's name (NUL-terminated, owned by the handle). */

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tests/harness.h"
 #include "tests/reliability/rel.h"
 
 enum rel_scale rel_scale(void)
@@ -221,4 +222,47 @@ bool rel_alive(pid_t pid)
 		alive = p[2] != 'Z' && p[2] != 'X';
 	fclose(f);
 	return alive;
+}
+
+static void dump_log(const struct esdt_daemon *d)
+{
+	static char log[65536];
+
+	esdt_read_log(d, log, sizeof(log));
+	fprintf(stderr, "---- errseqd's stderr (%s) ----\n%s\n----\n",
+		d->log, log);
+}
+
+void rel_start(struct esdt_daemon *d, unsigned slots,
+	       const char *const *extra)
+{
+	int rc = esdt_daemon_start(d, slots, extra);
+
+	if (rc != 0) {
+		dump_log(d);
+		ck_abort_msg("errseqd did not start: %d (%s)", rc,
+			     strerror(-rc));
+	}
+}
+
+void rel_restart(struct esdt_daemon *d, const char *const *extra)
+{
+	int rc = esdt_daemon_restart(d, extra);
+
+	if (rc != 0) {
+		dump_log(d);
+		ck_abort_msg("errseqd did not restart: %d (%s)", rc,
+			     strerror(-rc));
+	}
+}
+
+void rel_stop_clean(struct esdt_daemon *d)
+{
+	int st = esdt_daemon_stop(d, SIGTERM);
+
+	if (!WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+		dump_log(d);
+		ck_abort_msg("daemon wait status 0x%x after SIGTERM (want exit "
+			     "0; 99 is valgrind's error exit)", st);
+	}
 }

@@ -87,4 +87,23 @@ long rel_raise_nofile(long want);
 /* Is process @pid alive (and not a zombie)? */
 bool rel_alive(pid_t pid);
 
+struct esdt_daemon;
+
+/*
+ * rel_start, rel_restart - esdt_daemon_start / esdt_daemon_restart that
+ * fail the test, with the daemon's stderr copied to ours, unless the
+ * daemon came up.
+ */
+void rel_start(struct esdt_daemon *d, unsigned slots,
+	       const char *const *extra);
+void rel_restart(struct esdt_daemon *d, const char *const *extra);
+
+/*
+ * rel_stop_clean - stop the daemon with SIGTERM and require exit code 0
+ * (under $ERRSEQD_WRAPPER="valgrind ... --error-exitcode=99" that also
+ * means no memory error and no leak).  Otherwise the daemon's stderr
+ * (valgrind's report included) is copied to ours and the test fails.
+ */
+void rel_stop_clean(struct esdt_daemon *d);
+
 #endif /* ERRSEQ_TESTS_REL_H */

@@ -190,7 +190,7 @@ START_TEST(client_kill_holds_released)
 	uint64_t loops = 0;
 
 	esdt_sweep();
-	ck_assert_int_eq(esdt_daemon_start(&d, CAPACITY, NULL), 0);
+	rel_start(&d, CAPACITY, NULL);
 	ck_assert_int_eq(errseq_client_open(d.sock, &c), 0);
 	fds0 = esdt_count_fds(d.pid);
 	ck_assert_int_gt(fds0, 0);
@@ -289,9 +289,7 @@ START_TEST(client_kill_holds_released)
 	}
 
 	errseq_client_close(c);
-	st = esdt_daemon_stop(&d, SIGTERM);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "daemon exit status 0x%x after SIGTERM", st);
+	rel_stop_clean(&d);
 	esdt_daemon_cleanup(&d);
 	rel_shared_free(r.sh, sizeof(*r.sh));
 }

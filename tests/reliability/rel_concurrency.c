@@ -548,7 +548,7 @@ static void run(const struct conc_params *prm, struct conc_figures *f)
 
 	memset(f, 0, sizeof(*f));
 	esdt_sweep();
-	ck_assert_int_eq(esdt_daemon_start(&d, 0, NULL), 0);
+	rel_start(&d, 0, NULL);
 	ck_assert_int_eq(errseq_client_open(d.sock, &c), 0);
 	for (int i = 0; i < prm->slots; i++) {
 		slot_name(name, sizeof(name), i);
@@ -589,9 +589,7 @@ static void run(const struct conc_params *prm, struct conc_figures *f)
 	for (int i = 0; i < prm->slots; i++)
 		errseq_slot_close(owner[i]);
 	errseq_client_close(c);
-	st = esdt_daemon_stop(&d, SIGTERM);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "daemon exit status 0x%x after SIGTERM", st);
+	rel_stop_clean(&d);
 	esdt_daemon_cleanup(&d);
 	rel_shared_free(r.sh, r.sh_size);
 	rel_shared_free(r.pev, r.pev_size);

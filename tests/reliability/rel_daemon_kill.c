@@ -248,7 +248,7 @@ START_TEST(daemon_kill_clients_survive)
 				 sizeof(r.names[0]), "dk.p%d-%d", p, k);
 
 	esdt_sweep();
-	ck_assert_int_eq(esdt_daemon_start(&d, 256, NULL), 0);
+	rel_start(&d, 256, NULL);
 	ck_assert_int_eq(errseq_client_open(d.sock, &c), 0);
 	for (int i = 0; i < r.nslots; i++) {
 		ck_assert_int_eq(errseq_slot_open(c, r.names[i], ERRSEQ_CREATE,
@@ -279,7 +279,7 @@ START_TEST(daemon_kill_clients_survive)
 			      "kill %d: daemon had exited by itself (0x%x)", k,
 			      st);
 		rel_sleep_us(50000 + rel_rand_below(250000));	/* away */
-		ck_assert_int_eq(esdt_daemon_restart(&d, NULL), 0);
+		rel_restart(&d, NULL);
 		__atomic_store_n(&r.sh->down, 0, __ATOMIC_RELEASE);
 		downtime += rel_now_ns() - t0;
 	}
@@ -368,7 +368,7 @@ START_TEST(daemon_kill_clients_survive)
 		ck_assert_msg(st == 0, "child %d exited with %d", i, st);
 	}
 	st = esdt_daemon_stop(&d, SIGKILL);
-	ck_assert_int_eq(esdt_daemon_restart(&d, NULL), 0);
+	rel_restart(&d, NULL);
 	hw = (struct holders_want){ .r = &r, .c = c };
 	ck_assert(rel_wait_until(stat_ok, &hw, 60000, 50));
 	for (int i = 0; i < r.nslots; i++) {
@@ -424,9 +424,7 @@ START_TEST(daemon_kill_clients_survive)
 	for (int i = 0; i < r.nslots; i++)
 		errseq_slot_close(held[i]);
 	errseq_client_close(c);
-	st = esdt_daemon_stop(&d, SIGTERM);
-	ck_assert_msg(WIFEXITED(st) && WEXITSTATUS(st) == 0,
-		      "daemon exit status 0x%x after SIGTERM", st);
+	rel_stop_clean(&d);
 	esdt_daemon_cleanup(&d);
 	rel_shared_free(r.sh, sizeof(*r.sh));
 }

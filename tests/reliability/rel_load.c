@@ -175,7 +175,7 @@ START_TEST(load_thousand_connections_flat)
 	/* 100 clients per worker, a few fds each, plus the daemon's 1,000 */
 	ck_assert_int_ge(rel_raise_nofile(8192), 4096);
 	esdt_sweep();
-	ck_assert_int_eq(esdt_daemon_start(&d, 4096, NULL), 0);
+	rel_start(&d, 4096, NULL);
 	ck_assert_int_eq(errseq_client_open(d.sock, &c), 0);
 	for (int i = 0; i < POOL; i++) {	/* every name exists up front */
 		pool_name(name, sizeof(name), i);
@@ -280,9 +280,7 @@ START_TEST(load_thousand_connections_flat)
 	rel_figure("load.daemon_fds_idle_after", "%d", b.fds);
 
 	errseq_client_close(c);
-	rc = esdt_daemon_stop(&d, SIGTERM);
-	ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 0,
-		      "daemon exit status 0x%x after SIGTERM", rc);
+	rel_stop_clean(&d);
 	esdt_daemon_cleanup(&d);
 	rel_shared_free(r.sh, sizeof(*r.sh));
 	free(smp);
