@@ -3,7 +3,8 @@
 # run it in the foreground with the defaults for the current user.
 # Arguments are passed to errseqd (try ./run.sh --help).
 set -eu
-. "$(dirname "$0")/scripts/bootstrap.sh"
+top=$(cd "$(dirname "$0")" && pwd)
+. "$top/scripts/bootstrap.sh"
 need_packages $BUILD_PACKAGES ${ERRSEQ_EXTRA_PACKAGES:-}
 build
 echo "run.sh: starting $build_dir/daemon/errseqd (Ctrl-C stops it)" >&2

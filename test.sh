@@ -2,7 +2,8 @@
 # test.sh - build errseqd (installing missing build and test packages when
 # root) and run every test: make check.
 set -eu
-. "$(dirname "$0")/scripts/bootstrap.sh"
+top=$(cd "$(dirname "$0")" && pwd)
+. "$top/scripts/bootstrap.sh"
 # Tests also use python3 (parses errseqctl's JSON), systemd-analyze (verifies
 # the units) and runuser/setpriv (security tests).
 need_packages $BUILD_PACKAGES python3 systemd util-linux procps ${ERRSEQ_EXTRA_PACKAGES:-}

@@ -11,7 +11,8 @@
 
 set -eu
 
-top=$(cd "$(dirname "$0")/.." && pwd)
+# The caller (run.sh or test.sh, at the top of the tree) sets $top.
+: "${top:?run.sh and test.sh set top before sourcing bootstrap.sh}"
 build_dir=${ERRSEQ_BUILD_DIR:-build}
 case $build_dir in /*) ;; *) build_dir="$top/$build_dir" ;; esac
 
