@@ -27,8 +27,23 @@ struct bench_opts bench_opts;
 static struct bench_row rows[MAX_ROWS];
 static int nrows;
 static pid_t main_pid;
+static char start_load[64];	/* /proc/loadavg at bench_init */
 static cpu_set_t orig_affinity;	/* the CPUs we were given at start */
 static int have_affinity;
+
+/* /proc/loadavg's first three fields, or "?". */
+static void loadavg(char *buf, size_t len)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	double a = 0, b = 0, c = 0;
+
+	if (f && fscanf(f, "%lf %lf %lf", &a, &b, &c) == 3)
+		snprintf(buf, len, "%.2f %.2f %.2f", a, b, c);
+	else
+		snprintf(buf, len, "?");
+	if (f)
+		fclose(f);
+}
 
 int bench_init(int argc, char **argv, const char *prog, int default_reps)
 {
@@ -36,6 +51,7 @@ int bench_init(int argc, char **argv, const char *prog, int default_reps)
 	int out = 1;
 
 	main_pid = getpid();
+	loadavg(start_load, sizeof(start_load));
 	if (sched_getaffinity(0, sizeof(orig_affinity), &orig_affinity) == 0)
 		have_affinity = 1;
 	bench_opts.prog = prog;
@@ -416,6 +432,7 @@ static int mkdirs(const char *dir)
 
 int bench_finish(void)
 {
+	char load[64];
 	static const char legend[] =
 		"value and baseline: each the median over the runs; ratio: "
 		"the median of the per-run ratios value/baseline (baseline "
@@ -425,9 +442,10 @@ int bench_finish(void)
 	FILE *f;
 	int r;
 
-	printf("\n## %s (median of %d runs%s)\n\n%s\n\n", bench_opts.prog,
-	       bench_opts.reps, bench_opts.quick ? ", --quick" : "",
-	       legend);
+	loadavg(load, sizeof(load));
+	printf("\n## %s (median of %d runs%s)\n\n%s Load average when "
+	       "done: %s (start: %s).\n\n", bench_opts.prog, bench_opts.reps,
+	       bench_opts.quick ? ", --quick" : "", legend, load, start_load);
 	print_table(stdout);
 	fflush(stdout);
 
@@ -450,8 +468,9 @@ int bench_finish(void)
 	f = fopen(path, "w");
 	if (!f)
 		return -errno;
-	fprintf(f, "## %s (median of %d runs%s)\n\n%s\n\n", bench_opts.prog,
-		bench_opts.reps, bench_opts.quick ? ", --quick" : "", legend);
+	fprintf(f, "## %s (median of %d runs%s)\n\n%s Load average when "
+		"done: %s (start: %s).\n\n", bench_opts.prog, bench_opts.reps,
+		bench_opts.quick ? ", --quick" : "", legend, load, start_load);
 	print_table(f);
 	if (fclose(f) != 0)
 		return -errno;
@@ -508,6 +527,15 @@ int bench_pin_tid(pid_t tid, int cpu)
 		}
 	}
 	if (sched_setaffinity(tid, sizeof(one), &one) < 0)
+		return -errno;
+	return 0;
+}
+
+int bench_unpin_tid(pid_t tid)
+{
+	if (!have_affinity)
+		return -ENOSYS;
+	if (sched_setaffinity(tid, sizeof(orig_affinity), &orig_affinity) < 0)
 		return -errno;
 	return 0;
 }

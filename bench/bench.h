@@ -150,6 +150,9 @@ int bench_pin_tid(pid_t tid, int cpu);
 /* Give the calling process back every CPU it was given at start. */
 int bench_unpin(void);
 
+/* Give thread (or process) @tid every CPU the program was given. */
+int bench_unpin_tid(pid_t tid);
+
 /* Number of CPUs the program was given at start. */
 int bench_ncpus(void);
 

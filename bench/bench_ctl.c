@@ -7,8 +7,8 @@
  *   bench_ctl [--out DIR] [--reps N] [--quick] [clients|scale]
  *
  * clients: only the 1/16/64-client part; scale: only the slot-count part.
- * $BENCH_CTL_PIN=split|same pins the servers and the client threads (see
- * pin_mode below); by default the scheduler places them.
+ * $BENCH_CTL_PIN=none|split|same sets where the servers and the client
+ * threads run (see pin_mode below for the defaults).
  *
  * The baseline of every latency here is a bare echo over a SOCK_SEQPACKET
  * Unix socket (the daemon's transport), served by a one-thread epoll loop
@@ -60,38 +60,53 @@ extern char **environ;
  * round trip crosses CPUs), "same" (all on the first CPU) or "none" (the
  * scheduler decides).  On these VMs a round trip that wakes an idle CPU
  * costs several times one that stays on a CPU, and the scheduler picks
- * either from run to run, so a latency measured unpinned is bimodal.
- * Defaults: the 1/16/64-client part runs unpinned (what users get), the
- * slot-count part runs "same" (its levels are compared with each other,
- * which needs the same placement at every level).  $BENCH_CTL_PIN=
- * none|split|same sets both.
+ * either from run to run (and not always the same for the daemon and the
+ * echo server), so a latency measured unpinned is bimodal.  Defaults:
+ * "same" for one client and for the slot-count part (latencies compared
+ * with a baseline or with each other need the same placement on both
+ * sides), "none" for 16 and 64 clients (they need both CPUs).
+ * $BENCH_CTL_PIN=none|split|same sets all of them.
  */
-static int pin_mode;	/* 0 none, 1 split, 2 same */
-static const char *pin_env;
+enum { PIN_NONE = 0, PIN_SPLIT = 1, PIN_SAME = 2 };
+static int pin_mode;		/* the placement in force */
+static int pin_env = -1;	/* from $BENCH_CTL_PIN, -1: defaults */
 
-static void pin_server(pid_t pid)
+/* Place every thread of server process @pid as pin_mode says. */
+static void place_server(pid_t pid)
 {
 	char path[64];
 	struct dirent *de;
 	DIR *dp;
 
-	if (!pin_mode || bench_ncpus() < 2)
+	if (bench_ncpus() < 2)
 		return;
-	/* every thread of @pid */
 	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
 	dp = opendir(path);
 	if (!dp)
 		return;
-	while ((de = readdir(dp)) != NULL)
-		if (de->d_name[0] != '.')
-			bench_pin_tid((pid_t)atoi(de->d_name),
-				      pin_mode == 1 ? 1 : 0);
+	while ((de = readdir(dp)) != NULL) {
+		pid_t tid = (pid_t)atoi(de->d_name);
+
+		if (de->d_name[0] == '.')
+			continue;
+		if (pin_mode == PIN_NONE)
+			bench_unpin_tid(tid);
+		else
+			bench_pin_tid(tid, pin_mode == PIN_SPLIT ? 1 : 0);
+	}
 	closedir(dp);
+}
+
+static const char *pin_name(void)
+{
+	return pin_mode == PIN_SPLIT ? "split (servers on CPU 1, clients on "
+	       "CPU 0)" : pin_mode == PIN_SAME ? "server and clients all on "
+	       "CPU 0" : "unpinned (the scheduler's choice)";
 }
 
 static void pin_client_thread(void)
 {
-	if (pin_mode && bench_ncpus() >= 2)
+	if (pin_mode != PIN_NONE && bench_ncpus() >= 2)
 		bench_pin_cpu(0);
 }
 
@@ -422,8 +437,10 @@ static int run_workers(int nthreads, enum op_kind kind, const char *sock,
 	return 0;
 }
 
-static void bench_concurrency(const char *sock)
+static void bench_concurrency(const struct esdt_daemon *d)
 {
+	const char *sock = d->sock;
+
 	static const int counts[] = { 1, 16, 64 };
 	long total = bench_opts.quick ? 400 : 3000;
 
@@ -431,6 +448,11 @@ static void bench_concurrency(const char *sock)
 		int nt = counts[ci];
 		long per = total / nt < 20 ? 20 : total / nt;
 		struct bench_row *r50, *r99, *rmean, *rtp;
+
+		pin_mode = pin_env >= 0 ? pin_env : nt == 1 ? PIN_SAME :
+			   PIN_NONE;
+		place_server(d->pid);
+		place_server(echo_pid);
 
 		r50 = bench_row_add("us", "open+close, %d client%s, p50", nt,
 				    nt > 1 ? "s" : "");
@@ -469,9 +491,7 @@ static void bench_concurrency(const char *sock)
 		bench_row_reduce(r99);
 		bench_row_reduce(rmean);
 		bench_row_reduce(rtp);
-		bench_note(r50, "Placement: %s.", pin_mode == 1 ? "split "
-			   "(servers on CPU 1, clients on CPU 0)" : pin_mode == 2 ?
-			   "all on CPU 0" : "unpinned (the scheduler's choice)");
+		bench_note(r50, "Placement: %s.", pin_name());
 		if (nt == 1) {
 			bench_goal_le(r50, r50->value, 20.0, "<= 20 us");
 			bench_note(r50, "Absolute goal; the ratio to the bare "
@@ -846,17 +866,13 @@ static void bench_scale(void)
 			   SCALE_SLOTS);
 		return;
 	}
-	if (!pin_env)
-		pin_mode = 2;	/* see pin_mode */
-	pin_server(d.pid);
-	pin_server(echo_pid);
+	pin_mode = pin_env >= 0 ? pin_env : PIN_SAME;	/* see pin_mode */
+	place_server(d.pid);
+	place_server(echo_pid);
 	read_mem(d.pid, &m0);
 	status_row = bench_row_add("ms", "errseqctl --json status (reference "
 				   "for list: spawn + connect + 1 request)");
-	bench_note(status_row, "Slot-count part placement: %s.",
-		   pin_mode == 1 ? "split (servers on CPU 1, clients on CPU 0)"
-		   : pin_mode == 2 ? "errseqd, the echo server and the timed "
-		   "client all on CPU 0" : "unpinned");
+	bench_note(status_row, "Slot-count part placement: %s.", pin_name());
 	for (int i = 0; i < nlev; i++) {
 		uint64_t t0 = bench_now_ns();
 		int rc = fill(d.sock, have, levels[i]);
@@ -929,13 +945,16 @@ int main(int argc, char **argv)
 	int r;
 
 	argc = bench_init(argc, argv, "bench_ctl", 7);
-	pin_env = getenv("BENCH_CTL_PIN");
-	if (pin_env && !strcmp(pin_env, "split"))
-		pin_mode = 1;
-	else if (pin_env && !strcmp(pin_env, "same"))
-		pin_mode = 2;
-	else if (pin_env && strcmp(pin_env, "none"))
-		pin_env = NULL;
+	{
+		const char *pin = getenv("BENCH_CTL_PIN");
+
+		if (pin && !strcmp(pin, "split"))
+			pin_env = PIN_SPLIT;
+		else if (pin && !strcmp(pin, "same"))
+			pin_env = PIN_SAME;
+		else if (pin && !strcmp(pin, "none"))
+			pin_env = PIN_NONE;
+	}
 	if (argc > 2 || (argc == 2 && strcmp(argv[1], "clients") &&
 			 strcmp(argv[1], "scale"))) {
 		fprintf(stderr, "usage: bench_ctl [--out DIR] [--reps N] "
@@ -952,11 +971,9 @@ int main(int argc, char **argv)
 	r = echo_start();
 	if (r < 0)
 		bench_die("echo server: %s", strerror(-r));
-	pin_server(d.pid);
-	pin_server(echo_pid);
 
 	if (argc == 1 || !strcmp(argv[1], "clients"))
-		bench_concurrency(d.sock);
+		bench_concurrency(&d);
 	esdt_daemon_cleanup(&d);
 	if (argc == 1 || !strcmp(argv[1], "scale"))
 		bench_scale();

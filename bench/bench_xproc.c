@@ -46,6 +46,7 @@
 #define MAX_SAMPLES 20000
 #define SPIN_CHECK_MASK 0xffffu	/* every 64k spins: yield, check clock */
 #define TIMEOUT_NS (30ull * 1000000000ull)
+#define CONTENTION_SLICES 4
 
 /* The memory the processes of one experiment share. */
 struct shared {
@@ -124,7 +125,7 @@ static void reset_shared(void)
 	memset(sh, 0, sizeof(*sh));
 }
 
-/* Add p50 and p99 of @n samples to the two rows (value or baseline). */
+/* Sort @n samples and give their p50 and p99. */
 static void pcts(double *v, size_t n, double *p50, double *p99)
 {
 	bench_sort(v, n);
@@ -466,7 +467,7 @@ static void bench_contention(struct errseq_client *c)
 	struct errseq_slot *x, *y;
 	struct errseq_slot_info ix, iy;
 	struct bench_row *rsame, *rdist, *rscale, *rfalse, *rsolo;
-	long ms = scaled(300);
+	long ms = scaled(100);
 
 	rsolo = bench_row_add("Mops/s", "1 process setting a slot alone");
 	rsame = bench_row_add("Mops/s each", "2 processes setting the same "
@@ -502,23 +503,38 @@ static void bench_contention(struct errseq_client *c)
 		uint64_t *w_same[2] = { &sh->line0[0], &sh->line0[0] };
 		uint64_t *w_line[2] = { &sh->same_line[0], &sh->same_line[1] };
 		uint64_t *w_dist[2] = { &sh->line0[0], &sh->line1[0] };
-		double lib_solo, lib_same, lib_dist, raw_solo, raw_same,
-		       raw_dist, raw_false;
+		enum { RAW_SOLO, LIB_SOLO, RAW_SAME, LIB_SAME, RAW_DIST,
+		       LIB_DIST, RAW_FALSE, NCFG };
+		double best[NCFG] = { 0 };
 
-		raw_solo = contention_run(1, C_RAW, NULL, w_dist, ms);
-		lib_solo = contention_run(1, C_LIB, same, NULL, ms);
-		raw_same = contention_run(2, C_RAW, NULL, w_same, ms);
-		lib_same = contention_run(2, C_LIB, same, NULL, ms);
-		raw_dist = contention_run(2, C_RAW, NULL, w_dist, ms);
-		lib_dist = contention_run(2, C_LIB, distinct, NULL, ms);
-		raw_false = contention_run(2, C_RAW, NULL, w_line, ms);
+		/* interleaved slices, best of each: a slice in which another
+		 * process took a CPU is dropped, not averaged in */
+		for (int sl = 0; sl < CONTENTION_SLICES; sl++) {
+			double v[NCFG];
 
-		bench_row_run(rsolo, lib_solo / 1e6, raw_solo / 1e6);
-		bench_row_run(rsame, lib_same / 1e6, raw_same / 1e6);
-		bench_row_run(rdist, lib_dist / 1e6, raw_dist / 1e6);
-		bench_row_run(rscale, 2 * lib_dist / lib_solo,
-			      2 * raw_dist / raw_solo);
-		bench_row_run(rfalse, raw_false / 1e6, raw_dist / 1e6);
+			v[RAW_SOLO] = contention_run(1, C_RAW, NULL, w_dist, ms);
+			v[LIB_SOLO] = contention_run(1, C_LIB, same, NULL, ms);
+			v[RAW_SAME] = contention_run(2, C_RAW, NULL, w_same, ms);
+			v[LIB_SAME] = contention_run(2, C_LIB, same, NULL, ms);
+			v[RAW_DIST] = contention_run(2, C_RAW, NULL, w_dist, ms);
+			v[LIB_DIST] = contention_run(2, C_LIB, distinct, NULL,
+						     ms);
+			v[RAW_FALSE] = contention_run(2, C_RAW, NULL, w_line,
+						      ms);
+			for (int k = 0; k < NCFG; k++)
+				if (v[k] > best[k])
+					best[k] = v[k];
+		}
+		bench_row_run(rsolo, best[LIB_SOLO] / 1e6,
+			      best[RAW_SOLO] / 1e6);
+		bench_row_run(rsame, best[LIB_SAME] / 1e6,
+			      best[RAW_SAME] / 1e6);
+		bench_row_run(rdist, best[LIB_DIST] / 1e6,
+			      best[RAW_DIST] / 1e6);
+		bench_row_run(rscale, 2 * best[LIB_DIST] / best[LIB_SOLO],
+			      2 * best[RAW_DIST] / best[RAW_SOLO]);
+		bench_row_run(rfalse, best[RAW_FALSE] / 1e6,
+			      best[RAW_DIST] / 1e6);
 	}
 	bench_row_reduce(rsolo);
 	bench_row_reduce(rsame);
@@ -531,8 +547,10 @@ static void bench_contention(struct errseq_client *c)
 		   "64-byte line each). Ideal scaling is 2.0; the raw baseline "
 		   "shows what this machine gives two processes on separate "
 		   "lines.", ix.index, iy.index);
-	bench_note(rdist, "Every call CASes (alternating errnos); %ld ms per "
-		   "run, each process pinned to its own CPU.", ms);
+	bench_note(rdist, "Every call CASes (alternating errnos). Per run, "
+		   "each configuration ran %d interleaved slices of %ld ms and "
+		   "the best slice counts; each process pinned to its own CPU.",
+		   CONTENTION_SLICES, ms);
 	bench_note(rfalse, "What false sharing costs here: compare with the "
 		   "baseline (separate lines).");
 	errseq_slot_close(x);

@@ -47,6 +47,6 @@ CLEANFILES += bench/results/*.json bench/results/*.txt \
 bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT)
 	ERRSEQD_BIN='$(abs_top_builddir)/daemon/errseqd' \
 	ERRSEQCTL_BIN='$(abs_top_builddir)/ctl/errseqctl' \
-	BENCH_OUT='$(abs_top_builddir)/bench/results' \
+	BENCH_OUT='$(abs_top_builddir)/bench/results' CC='$(CC)' \
 	$(SHELL) '$(srcdir)/bench/run.sh' '$(abs_top_builddir)' $(BENCH_FLAGS)
 PHONY_TARGETS += bench

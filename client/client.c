@@ -123,6 +123,8 @@ ERRSEQ_EXPORT int errseq_client_open(const char *socket_path,
 	errseq__list_init(&c->slots);
 	errseq__list_init(&c->all);
 	pthread_mutex_init(&c->mutex, NULL);
+	pthread_cond_init(&c->ready, NULL);
+	/* relaxed: as in errseq__forked (internal.h) */
 	c->fork_gen = __atomic_load_n(&errseq__fork_gen, __ATOMIC_RELAXED);
 
 	if (socket_path) {
@@ -163,6 +165,16 @@ ERRSEQ_EXPORT int errseq_client_open(const char *socket_path,
 	if (r < 0)
 		goto fail;
 	c->thread_started = true;
+	/*
+	 * Wait until the thread runs.  A thread that is still starting may
+	 * hold its allocator's or its runtime's locks (ASan's, for one);
+	 * a fork() right after we return would leave them locked forever in
+	 * the child.  Once it runs, it only sleeps in poll().
+	 */
+	pthread_mutex_lock(&c->mutex);
+	while (!c->thread_ready)
+		pthread_cond_wait(&c->ready, &c->mutex);
+	pthread_mutex_unlock(&c->mutex);
 
 	pthread_mutex_lock(&errseq__registry_lock);
 	errseq__list_add(&errseq__clients, &c->all);
@@ -176,6 +188,7 @@ fail:
 		close(c->fd);
 	if (c->evfd >= 0)
 		close(c->evfd);
+	pthread_cond_destroy(&c->ready);
 	pthread_mutex_destroy(&c->mutex);
 	free(c->rxbuf);
 	free(c);
@@ -207,8 +220,10 @@ ERRSEQ_EXPORT void errseq_client_close(struct errseq_client *c)
 		close(c->evfd);
 	/* A child must not destroy a mutex some parent thread may have
 	 * held at fork time; freeing the memory is enough. */
-	if (!forked)
+	if (!forked) {
+		pthread_cond_destroy(&c->ready);
 		pthread_mutex_destroy(&c->mutex);
+	}
 	free(c->rxbuf);
 	free(c);
 }

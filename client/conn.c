@@ -492,6 +492,12 @@ void *errseq__thread_main(void *arg)
 	struct errseq_client *c = arg;
 	int backoff = ESQ_BACKOFF_MIN_MS;
 
+	/* Tell errseq_client_open we run: see the comment there. */
+	pthread_mutex_lock(&c->mutex);
+	c->thread_ready = true;
+	pthread_cond_signal(&c->ready);
+	pthread_mutex_unlock(&c->mutex);
+
 	for (;;) {
 		struct pollfd p[2];
 		uint64_t id, v;

@@ -40,6 +40,8 @@ ERRSEQ_EXPORT int errseq_cursor_new(struct errseq_slot *s,
 	struct errseq_cursor *cur;
 	errseq_t since;
 
+	if (!s || !out)
+		return -EINVAL;
 	/* A stale slot would give a meaningless 0: refuse instead.  (The
 	 * slot may still turn stale right after; the cursor reports it.) */
 	if (errseq_slot_check(s, 0) == ERRSEQ_ESTALE)
@@ -93,8 +95,15 @@ ERRSEQ_EXPORT int errseq_cursor_wait(struct errseq_cursor *cur,
 	for (;;) {
 		r = errseq__slot_wait_until(cur->slot, since_load(cur),
 					    timeout_ms >= 0 ? &deadline : NULL);
+		/*
+		 * A timeout or a signal is "nothing new", as cursor_check
+		 * says it: 0.  Returning -ETIMEDOUT or -EINTR here would be
+		 * indistinguishable from a recorded ETIMEDOUT or EINTR error.
+		 */
+		if (r == -ETIMEDOUT || r == -EINTR)
+			return 0;
 		if (r < 0)
-			return r;	/* -ETIMEDOUT, ERRSEQ_ESTALE, -EINTR */
+			return r;	/* ERRSEQ_ESTALE */
 
 		/*
 		 * The word differs from the since we waited on.  Advance

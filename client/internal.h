@@ -93,6 +93,8 @@ struct errseq_client {
 	int evfd;			/* eventfd: kicks the thread */
 	bool stopping;			/* close in progress (mutex) */
 	bool thread_started;
+	bool thread_ready;		/* set by the thread (mutex) */
+	pthread_cond_t ready;		/* signals thread_ready */
 	pthread_t thread;		/* the reconnect thread */
 	unsigned char *rxbuf;		/* ESP_MAX_MSG bytes, under mutex */
 };

@@ -13,7 +13,7 @@ client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -pthread -fvisibility=hidden
 client_liberrseq_client_la_LDFLAGS = $(AM_LDFLAGS) -pthread \
 	-version-info $(LIBERRSEQ_CLIENT_LT_VERSION) -no-undefined \
 	-Wl,--version-script=$(srcdir)/client/liberrseq-client.sym
-client_liberrseq_client_la_LIBADD = common/libcommon.la $(LIBS)
+client_liberrseq_client_la_LIBADD = common/libcommon.la
 EXTRA_client_liberrseq_client_la_DEPENDENCIES = client/liberrseq-client.sym
 
 errseqincludedir = $(includedir)/errseq
@@ -23,6 +23,9 @@ pkgconfigdir = $(libdir)/pkgconfig
 pkgconfig_DATA = client/liberrseq-client.pc
 EXTRA_DIST += client/liberrseq-client.sym client/liberrseq-client.pc.in
 DISTCLEANFILES += client/liberrseq-client.pc
+
+man_MANS += man/liberrseq-client.3
+EXTRA_DIST += man/liberrseq-client.3
 
 # The library's test: against the real daemon, through tests/harness.h.
 check_PROGRAMS += tests/test_client

@@ -156,7 +156,8 @@ int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
 /*
  * Cursors: a watcher's position on a slot, safe to share between threads.
  * errseq_cursor_new starts at errseq_slot_sample(): an error nobody has
- * consumed yet is reported to it.  Returns 0, -ENOMEM or ERRSEQ_ESTALE.
+ * consumed yet is reported to it.  Returns 0, -ENOMEM, -EINVAL (NULL
+ * arguments) or ERRSEQ_ESTALE.
  * A cursor belongs to its slot: errseq_cursor_free frees it, and closing
  * the slot (or its client) frees every cursor still on it.
  */
@@ -167,10 +168,13 @@ int errseq_cursor_new(struct errseq_slot *s, struct errseq_cursor **out);
 int errseq_cursor_check(struct errseq_cursor *cur);
 
 /* Wait (as errseq_slot_wait) for a change, then errseq_cursor_check.
- * Returns the error (a negative errno, reported once), -ETIMEDOUT if
- * nothing was reported within @timeout_ms (-1: forever), ERRSEQ_ESTALE or
- * -EINTR.  A change consumed first by another thread sharing the cursor
- * is not reported twice: the wait goes on until the deadline. */
+ * Returns the error (a negative errno, reported once), ERRSEQ_ESTALE, or
+ * 0 if nothing was reported within @timeout_ms (-1: forever) or a signal
+ * interrupted the sleep.  Like errseq_cursor_check, 0 means "nothing new":
+ * a timeout is not reported as -ETIMEDOUT, which would be indistinguishable
+ * from a recorded ETIMEDOUT error.  A change consumed first by another
+ * thread sharing the cursor is not reported twice: the wait goes on until
+ * the deadline. */
 int errseq_cursor_wait(struct errseq_cursor *cur, int timeout_ms);
 
 /* errseq_cursor_free - free @cur (NULL is a no-op). */

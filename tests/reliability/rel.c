@@ -196,8 +196,14 @@ long rel_raise_nofile(long want)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
 		return -errno;
-	if ((rlim_t)want > rl.rlim_max)
+	if ((rlim_t)want > rl.rlim_max) {
+		struct rlimit up = { (rlim_t)want, (rlim_t)want };
+
+		/* root (CAP_SYS_RESOURCE) may raise the hard limit too */
+		if (setrlimit(RLIMIT_NOFILE, &up) == 0)
+			return want;
 		want = (long)rl.rlim_max;
+	}
 	if (rl.rlim_cur < (rlim_t)want) {
 		rl.rlim_cur = (rlim_t)want;
 		if (setrlimit(RLIMIT_NOFILE, &rl) < 0)

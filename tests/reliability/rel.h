@@ -80,7 +80,8 @@ uint32_t rel_rand_below(uint32_t n);
 /* The daemon's VmRSS in KiB (from /proc/PID/status), or -errno. */
 long rel_rss_kib(pid_t pid);
 
-/* Raise RLIMIT_NOFILE's soft limit to min(@want, hard).  Returns the new
+/* Raise RLIMIT_NOFILE's soft limit to @want (and the hard limit with it
+ * when allowed, as for root), else to the hard limit.  Returns the new
  * soft limit, or -errno. */
 long rel_raise_nofile(long want);
 

@@ -34,9 +34,9 @@
  * the word unseen and later sets bring the same errno back before somebody
  * else consumes it, the word can equal the cursor again and the cursor's
  * next check legitimately returns 0 (kernel semantics, not a bug).  That
- * needs a set overlapping the previous check's window while it reported, so
- * a check whose predecessor reported with a set overlapping it is not judged
- * for "missed"; the number of such checks is printed as a figure.
+ * needs a set overlapping the previous check's window while it reported, and
+ * the errno it reported to be the latest again, so such a check is not
+ * judged for "missed"; the number of such checks is printed as a figure.
  *
  * The checker can fail: the checker_* test cases run the same workload with
  * a deliberately broken watcher (one that skips the cursor advance, one that
@@ -500,8 +500,13 @@ static void check_logs(const struct conc_run *r, struct conc_figures *f)
 			if (x->res < -ERRSEQ_MAX_ERRNO || x->res > 0) {
 				f->errors++;	/* ESTALE or nonsense */
 			} else if (x->res == 0) {
+				/* the word can be back at the cursor only if
+				 * the latest errno is again the one the
+				 * previous check reported */
 				bool exempt = p->kind == REC_CHECK &&
-					      p->res != 0 && p->overlapped;
+					      p->res != 0 && p->overlapped &&
+					      explainable(e, p->res, x->b,
+							  x->a);
 
 				if (set_within(e, p->a, x->b)) {
 					if (exempt)

@@ -164,7 +164,7 @@ START_TEST(load_thousand_connections_flat)
 	pid_t pids[MAX_WORKERS];
 	uint64_t ops = 0, errors = 0, t0, elapsed;
 	int nsmp = 0, fds0, q, rc, connected = 0;
-	long rss_first = 0, rss_last = 0, tol_kib;
+	long rss_first = 0, rss_last = 0, tol_kib, nofile;
 	int fds_first_max = 0, fds_last_max = 0, fds_first_min = 1 << 30;
 	char name[48];
 	struct back_to b;
@@ -173,7 +173,10 @@ START_TEST(load_thousand_connections_flat)
 	r.per_worker = connections / workers;
 	r.max_ops = rel_pick(200000, 20000000, 20000);
 	/* 100 clients per worker, a few fds each, plus the daemon's 1,000 */
-	ck_assert_int_ge(rel_raise_nofile(8192), 4096);
+	nofile = rel_raise_nofile(8192);
+	ck_assert_msg(nofile >= connections + 64,
+		      "RLIMIT_NOFILE %ld is too low for %d connections to one "
+		      "daemon", nofile, connections);
 	esdt_sweep();
 	rel_start(&d, 4096, NULL);
 	ck_assert_int_eq(errseq_client_open(d.sock, &c), 0);
