@@ -63,14 +63,12 @@ ERRSEQ_EXPORT int errseq_cursor_new(struct errseq_slot *s,
 	return 0;
 }
 
-ERRSEQ_EXPORT int errseq_cursor_check(struct errseq_cursor *cur)
+/* The locked half of errseq_cursor_check, out of line so that the
+ * lock-free fast path stays a leaf function with no stack frame. */
+static __attribute__((noinline)) int cursor_advance(struct errseq_cursor *cur)
 {
 	errseq_t local;
 	int r;
-
-	r = errseq_slot_check(cur->slot, since_load(cur));
-	if (r == 0 || r == ERRSEQ_ESTALE)
-		return r;
 
 	pthread_mutex_lock(&cur->lock);
 	local = cur->since;
@@ -80,6 +78,15 @@ ERRSEQ_EXPORT int errseq_cursor_check(struct errseq_cursor *cur)
 	__atomic_store_n(&cur->since, local, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&cur->lock);
 	return r;
+}
+
+ERRSEQ_EXPORT int errseq_cursor_check(struct errseq_cursor *cur)
+{
+	int r = errseq__slot_check(cur->slot, since_load(cur));
+
+	if (r == 0 || r == ERRSEQ_ESTALE)
+		return r;
+	return cursor_advance(cur);
 }
 
 ERRSEQ_EXPORT int errseq_cursor_wait(struct errseq_cursor *cur,

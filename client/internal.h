@@ -30,6 +30,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "common/errseq_word.h"
 #include "common/protocol.h"
 #include "common/shm_layout.h"
 #include "errseq/client.h"
@@ -114,6 +115,28 @@ struct errseq_slot {
 	uint32_t name_len;
 	char name[ESD_NAME_MAX + 1];
 };
+
+#define ERRSEQ__GEN_MASK	0xffffffff00000000ull
+
+/* The handle's generation, pre-shifted; 0 once the segment was replaced.
+ * relaxed: it changes once, from the slot's generation to 0, and a call
+ * that still sees the old generation is ordered before the replacement. */
+static inline uint64_t errseq__slot_gen(const struct errseq_slot *s)
+{
+	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
+}
+
+/* errseq_slot_check, inlined into errseq_cursor_check's lock-free fast
+ * path so that a cursor check is one call, not two. */
+static inline int errseq__slot_check(struct errseq_slot *s, errseq_t since)
+{
+	/* acquire: pairs with set */
+	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+
+	if ((w & ERRSEQ__GEN_MASK) != errseq__slot_gen(s))
+		return ERRSEQ_ESTALE;
+	return errseq__check_of((uint32_t)w, since);
+}
 
 struct errseq_cursor {
 	struct errseq_slot *slot;

@@ -9,7 +9,8 @@ client_liberrseq_client_la_SOURCES = \
 	client/proc.c \
 	client/strerror.c \
 	client/internal.h
-client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -pthread -fvisibility=hidden
+client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -pthread -fvisibility=hidden \
+	-fno-semantic-interposition
 client_liberrseq_client_la_LDFLAGS = $(AM_LDFLAGS) -pthread \
 	-version-info $(LIBERRSEQ_CLIENT_LT_VERSION) -no-undefined \
 	-Wl,--version-script=$(srcdir)/client/liberrseq-client.sym

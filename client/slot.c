@@ -63,15 +63,6 @@
 #include "common/visibility.h"
 #include "client/internal.h"
 
-#define GEN_MASK	0xffffffff00000000ull
-
-/* The handle's generation, pre-shifted; 0 once the segment was replaced. */
-static inline uint64_t slot_gen(const struct errseq_slot *s)
-{
-	/* relaxed: see the top of the file */
-	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
-}
-
 /* The futex word: the low half of the slot word (little-endian). */
 static inline uint32_t *slot_futex(const struct errseq_slot *s)
 {
@@ -85,7 +76,7 @@ static void futex_wake_all(uint32_t *uaddr)
 
 ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 {
-	uint64_t gen = slot_gen(s);
+	uint64_t gen = errseq__slot_gen(s);
 	uint64_t w, want;
 	uint32_t low, next;
 	bool changed = false;
@@ -97,7 +88,7 @@ ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 	/* acquire: the new value is computed from what we read */
 	w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
 	for (;;) {
-		if ((w & GEN_MASK) != gen)
+		if ((w & ERRSEQ__GEN_MASK) != gen)
 			return ERRSEQ_ESTALE;
 		low = (uint32_t)w;
 		next = errseq__set_next(low, err);
@@ -138,30 +129,25 @@ ERRSEQ_EXPORT errseq_t errseq_slot_sample(struct errseq_slot *s)
 	/* acquire: pairs with set */
 	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
 
-	if ((w & GEN_MASK) != slot_gen(s))
+	if ((w & ERRSEQ__GEN_MASK) != errseq__slot_gen(s))
 		return 0;
 	return errseq__sample_of((uint32_t)w);
 }
 
 ERRSEQ_EXPORT int errseq_slot_check(struct errseq_slot *s, errseq_t since)
 {
-	/* acquire: pairs with set */
-	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
-
-	if ((w & GEN_MASK) != slot_gen(s))
-		return ERRSEQ_ESTALE;
-	return errseq__check_of((uint32_t)w, since);
+	return errseq__slot_check(s, since);
 }
 
 ERRSEQ_EXPORT int errseq_slot_check_and_advance(struct errseq_slot *s,
 						errseq_t *since)
 {
-	uint64_t gen = slot_gen(s);
+	uint64_t gen = errseq__slot_gen(s);
 	/* acquire: pairs with set */
 	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
 	uint32_t low = (uint32_t)w, next;
 
-	if ((w & GEN_MASK) != gen)
+	if ((w & ERRSEQ__GEN_MASK) != gen)
 		return ERRSEQ_ESTALE;
 	if (low == *since)
 		return 0;
@@ -188,7 +174,7 @@ ERRSEQ_EXPORT errseq_t errseq_slot_peek(struct errseq_slot *s)
 	/* acquire: ordered like every other reader's view */
 	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
 
-	if ((w & GEN_MASK) != slot_gen(s))
+	if ((w & ERRSEQ__GEN_MASK) != errseq__slot_gen(s))
 		return 0;
 	return (uint32_t)w;
 }
@@ -212,7 +198,7 @@ static void remaining(const struct timespec *deadline, struct timespec *rel)
 /* The outcome of a look at the word for a waiter on @since. */
 static int wait_verdict(uint64_t w, uint64_t gen, errseq_t since)
 {
-	if ((w & GEN_MASK) != gen)
+	if ((w & ERRSEQ__GEN_MASK) != gen)
 		return ERRSEQ_ESTALE;
 	if ((uint32_t)w != since)
 		return 0;
