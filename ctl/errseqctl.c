@@ -21,6 +21,7 @@
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -426,6 +427,11 @@ int main(int argc, char **argv)
 	struct cmdline cl = { .nargs = 0 };
 	const struct command *cmd = NULL;
 	int r;
+
+	/* list --json of a million slots writes hundreds of MB: a large
+	 * buffer when the output is not a terminal (watch flushes each line) */
+	if (!isatty(STDOUT_FILENO))
+		setvbuf(stdout, NULL, _IOFBF, 256 << 10);
 
 	r = parse_cmdline(&cl, argc, argv);
 	if (r)

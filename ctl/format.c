@@ -96,6 +96,42 @@ int ctl_errno_parse(const char *s)
 	return -EINVAL;
 }
 
+size_t ctl_json_escape(char *out, size_t len, const char *s)
+{
+	size_t n = 0;
+
+#define PUT(c)	do { if (n + 1 >= len) goto full; out[n++] = (c); } while (0)
+	PUT('"');
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		const char *hex = "0123456789abcdef";
+
+		switch (*p) {
+		case '"':  PUT('\\'); PUT('"'); break;
+		case '\\': PUT('\\'); PUT('\\'); break;
+		case '\n': PUT('\\'); PUT('n'); break;
+		case '\r': PUT('\\'); PUT('r'); break;
+		case '\t': PUT('\\'); PUT('t'); break;
+		case '\b': PUT('\\'); PUT('b'); break;
+		case '\f': PUT('\\'); PUT('f'); break;
+		default:
+			if (*p < 0x20 || *p == 0x7f) {
+				PUT('\\'); PUT('u'); PUT('0'); PUT('0');
+				PUT(hex[*p >> 4]); PUT(hex[*p & 15]);
+			} else {
+				PUT((char)*p);
+			}
+		}
+	}
+	PUT('"');
+#undef PUT
+	out[n] = '\0';
+	return n;
+full:
+	if (len)
+		out[0] = '\0';
+	return 0;
+}
+
 void ctl_json_string(FILE *f, const char *s)
 {
 	putc('"', f);
@@ -130,20 +166,33 @@ void ctl_prom_label(FILE *f, const char *s)
 	}
 }
 
-size_t ctl_iso_time(char *buf, size_t len, uint64_t ns, bool utc)
-{
-	time_t secs = (time_t)(ns / 1000000000u);
-	unsigned ms = (unsigned)(ns % 1000000000u / 1000000u);
-	struct tm tm;
-	char date[32], zone[32];
-	int n;
+/*
+ * The date and zone of the second last formatted, per thread (UTC only:
+ * see ctl_iso_time): a list of a million slots set within a few seconds of each
+ * other would otherwise pay gmtime_r/localtime_r and strftime (about a
+ * microsecond together) for every timestamp, the bulk of list --json's time.
+ */
+struct iso_cache {
+	bool valid;
+	time_t secs;
+	char date[32];
+	char zone[32];
+};
+static __thread struct iso_cache iso_cache[2];
 
+static bool iso_second(struct iso_cache *c, time_t secs, bool utc)
+{
+	struct tm tm;
+
+	if (c->valid && c->secs == secs)
+		return true;
+	c->valid = false;
 	if (!(utc ? gmtime_r(&secs, &tm) : localtime_r(&secs, &tm)))
-		return 0;
-	if (!strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm))
-		return 0;
+		return false;
+	if (!strftime(c->date, sizeof(c->date), "%Y-%m-%dT%H:%M:%S", &tm))
+		return false;
 	if (utc) {
-		snprintf(zone, sizeof(zone), "Z");
+		snprintf(c->zone, sizeof(c->zone), "Z");
 	} else {
 		/* strftime's %z is "+0100"; ISO-8601 extended wants "+01:00" */
 		long off = tm.tm_gmtoff;
@@ -152,10 +201,30 @@ size_t ctl_iso_time(char *buf, size_t len, uint64_t ns, bool utc)
 		if (off < 0)
 			off = -off;
 		off %= 86400;	/* real offsets are under 15 h */
-		snprintf(zone, sizeof(zone), "%c%02u:%02u", sign,
+		snprintf(c->zone, sizeof(c->zone), "%c%02u:%02u", sign,
 			 (unsigned)(off / 3600), (unsigned)(off % 3600 / 60));
 	}
-	n = snprintf(buf, len, "%s.%03u%s", date, ms, zone);
+	c->secs = secs;
+	c->valid = true;
+	return true;
+}
+
+size_t ctl_iso_time(char *buf, size_t len, uint64_t ns, bool utc)
+{
+	time_t secs = (time_t)(ns / 1000000000u);
+	unsigned ms = (unsigned)(ns % 1000000000u / 1000000u);
+	struct iso_cache *c = &iso_cache[utc ? 1 : 0];
+	int n;
+
+	/* Local time depends on TZ, which may change (tzset): cache UTC only. */
+	if (!utc)
+		c->valid = false;
+	if (!iso_second(c, secs, utc)) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	n = snprintf(buf, len, "%s.%03u%s", c->date, ms, c->zone);
 	if (n < 0 || (size_t)n >= len) {
 		if (len)
 			buf[0] = '\0';

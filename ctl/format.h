@@ -29,6 +29,13 @@ const char *ctl_errno_name(int e);
  */
 int ctl_errno_parse(const char *s);
 
+/*
+ * ctl_json_escape - @s as a quoted JSON string (the same escapes as
+ * ctl_json_string) into @out.  Returns its length, or 0 (and "") if it does
+ * not fit in @len bytes.
+ */
+size_t ctl_json_escape(char *out, size_t len, const char *s);
+
 /* ctl_json_string - write @s to @f as a JSON string literal, quotes
  * included; control characters, quotes and backslashes are escaped, other
  * bytes are written as they are. */

@@ -112,40 +112,114 @@ static int list_failed(int r)
 
 /* ---- JSON -------------------------------------------------------------- */
 
-static void json_time(FILE *f, uint64_t ns)
+/*
+ * One slot is built as one line in a buffer and written with one fwrite:
+ * list --json of a million slots is hundreds of MB, and per-field stdio
+ * calls (each taking the stream lock) and printf parsing were most of its
+ * CPU time.
+ */
+struct jbuf {
+	char b[1024];	/* a slot line is under 700 bytes (name <= 128) */
+	size_t n;
+};
+
+static void jb_str(struct jbuf *j, const char *s)
+{
+	size_t len = strlen(s);
+
+	if (len < sizeof(j->b) - j->n) {
+		memcpy(j->b + j->n, s, len);
+		j->n += len;
+	}
+}
+
+static void jb_u64(struct jbuf *j, uint64_t v)
+{
+	char tmp[24];
+	size_t k = sizeof(tmp);
+
+	do {
+		tmp[--k] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	if (sizeof(tmp) - k < sizeof(j->b) - j->n) {
+		memcpy(j->b + j->n, tmp + k, sizeof(tmp) - k);
+		j->n += sizeof(tmp) - k;
+	}
+}
+
+/* A JSON string: names are [A-Za-z0-9._:/@-], times and errno names are
+ * plain ASCII, but escape anyway (ctl_json_escape). */
+static void jb_json_string(struct jbuf *j, const char *s)
+{
+	char esc[sizeof(j->b)];
+
+	if (ctl_json_escape(esc, sizeof(esc), s) == 0)
+		jb_str(j, "null");
+	else
+		jb_str(j, esc);
+}
+
+static void jb_time(struct jbuf *j, uint64_t ns)
 {
 	char buf[64];
 
 	if (ns && ctl_iso_time(buf, sizeof(buf), ns, true))
-		ctl_json_string(f, buf);
+		jb_json_string(j, buf);
 	else
-		fputs("null", f);
+		jb_str(j, "null");
+}
+
+static void json_time(FILE *f, uint64_t ns)
+{
+	struct jbuf j = { .n = 0 };
+
+	jb_time(&j, ns);
+	fwrite(j.b, 1, j.n, f);
 }
 
 /* One slot as a JSON object, on one line, no newline. */
 static void json_slot(FILE *f, const struct errseq_slot_info *e)
 {
 	const char *ename = ctl_errno_name((int)val_errno(e->value));
+	struct jbuf j = { .n = 0 };
 
-	fputs("{\"name\":", f);
-	ctl_json_string(f, e->name);
-	fprintf(f, ",\"index\":%" PRIu32 ",\"generation\":%" PRIu32
-		",\"value\":%" PRIu32 ",\"errno\":%u,\"errno_name\":",
-		e->index, e->generation, e->value, val_errno(e->value));
+	jb_str(&j, "{\"name\":");
+	jb_json_string(&j, e->name);
+	jb_str(&j, ",\"index\":");
+	jb_u64(&j, e->index);
+	jb_str(&j, ",\"generation\":");
+	jb_u64(&j, e->generation);
+	jb_str(&j, ",\"value\":");
+	jb_u64(&j, e->value);
+	jb_str(&j, ",\"errno\":");
+	jb_u64(&j, val_errno(e->value));
+	jb_str(&j, ",\"errno_name\":");
 	if (ename)
-		ctl_json_string(f, ename);
+		jb_json_string(&j, ename);
 	else
-		fputs("null", f);
-	fprintf(f, ",\"counter\":%u,\"seen\":%s,\"sets_total\":%" PRIu64
-		",\"last_set\":", val_counter(e->value),
-		val_seen(e->value) ? "true" : "false", e->sets_total);
-	json_time(f, e->last_set_ns);
-	fprintf(f, ",\"last_set_ns\":%" PRIu64 ",\"last_pid\":%ld"
-		",\"holders\":%" PRIu32 ",\"creator_uid\":%lu,\"created\":",
-		e->last_set_ns, (long)e->last_pid, e->holders,
-		(unsigned long)e->creator_uid);
-	json_time(f, e->created_ns);
-	fprintf(f, ",\"created_ns\":%" PRIu64 "}", e->created_ns);
+		jb_str(&j, "null");
+	jb_str(&j, ",\"counter\":");
+	jb_u64(&j, val_counter(e->value));
+	jb_str(&j, val_seen(e->value) ? ",\"seen\":true" : ",\"seen\":false");
+	jb_str(&j, ",\"sets_total\":");
+	jb_u64(&j, e->sets_total);
+	jb_str(&j, ",\"last_set\":");
+	jb_time(&j, e->last_set_ns);
+	jb_str(&j, ",\"last_set_ns\":");
+	jb_u64(&j, e->last_set_ns);
+	jb_str(&j, ",\"last_pid\":");
+	jb_u64(&j, (uint64_t)(e->last_pid > 0 ? e->last_pid : 0));
+	jb_str(&j, ",\"holders\":");
+	jb_u64(&j, e->holders);
+	jb_str(&j, ",\"creator_uid\":");
+	jb_u64(&j, (uint64_t)e->creator_uid);
+	jb_str(&j, ",\"created\":");
+	jb_time(&j, e->created_ns);
+	jb_str(&j, ",\"created_ns\":");
+	jb_u64(&j, e->created_ns);
+	jb_str(&j, "}");
+	fwrite(j.b, 1, j.n, f);
 }
 
 static int list_json(struct lister *l)
