@@ -56,13 +56,28 @@ static int control_call_locked(struct errseq_client *c, void *req,
 	}
 }
 
-/* Validate @name; its length goes to *@len.  0 or -EINVAL. */
-static int name_arg(const char *name, size_t *len)
+/*
+ * The common front of OPEN, UNLINK and STAT: validate @name (no round trip
+ * for a bad one), refuse an inherited client, and fill @req's name.
+ * Returns 0, -EINVAL or ERRSEQ_EFORKED.
+ */
+static int name_req(struct errseq_client *c, const char *name,
+		    struct esp_name_req *req)
 {
+	size_t len;
+	int r;
+
 	if (!name)
 		return -EINVAL;
-	*len = strnlen(name, ESD_NAME_MAX + 1);
-	return esd_name_check(name, *len);
+	len = strnlen(name, ESD_NAME_MAX + 1);
+	r = esd_name_check(name, len);
+	if (r < 0)
+		return r;
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	req->name_len = (uint32_t)len;
+	memcpy(req->name, name, len);
+	return 0;
 }
 
 /* Fill the public info from the wire form.  0 or ERRSEQ_EPROTO. */
@@ -234,7 +249,7 @@ ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
 	struct esp_name_req req = { .hdr.op = ESP_OP_OPEN };
 	const struct esp_open_rep *rep;
 	struct errseq_slot *s;
-	size_t len, rlen;
+	size_t rlen;
 	int r;
 
 	if (!c || !out)
@@ -242,24 +257,19 @@ ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
 	if (flags != 0 && flags != ERRSEQ_CREATE &&
 	    flags != (ERRSEQ_CREATE | ERRSEQ_EXCL))
 		return -EINVAL;
-	r = name_arg(name, &len);
+	r = name_req(c, name, &req);
 	if (r < 0)
 		return r;
-	if (errseq__forked(c))
-		return ERRSEQ_EFORKED;
+	req.flags = flags;	/* ERRSEQ_* == ESP_OPEN_* */
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
 	errseq__list_init(&s->link);
 	errseq__list_init(&s->cursors);
-	memcpy(s->name, name, len);
-	s->name_len = (uint32_t)len;
+	memcpy(s->name, req.name, req.name_len);
+	s->name_len = req.name_len;
 	s->client = c;
-
-	req.flags = flags;	/* ERRSEQ_* == ESP_OPEN_* */
-	req.name_len = (uint32_t)len;
-	memcpy(req.name, name, len);
 
 	pthread_mutex_lock(&c->mutex);
 	r = control_call_locked(c, &req, sizeof(req), &rlen);
@@ -335,18 +345,14 @@ ERRSEQ_EXPORT int errseq_slot_unlink(struct errseq_client *c,
 				     const char *name)
 {
 	struct esp_name_req req = { .hdr.op = ESP_OP_UNLINK };
-	size_t len, rlen;
+	size_t rlen;
 	int r;
 
 	if (!c)
 		return -EINVAL;
-	r = name_arg(name, &len);
+	r = name_req(c, name, &req);
 	if (r < 0)
 		return r;
-	if (errseq__forked(c))
-		return ERRSEQ_EFORKED;
-	req.name_len = (uint32_t)len;
-	memcpy(req.name, name, len);
 
 	pthread_mutex_lock(&c->mutex);
 	r = control_call_locked(c, &req, sizeof(req), &rlen);
@@ -363,18 +369,14 @@ ERRSEQ_EXPORT int errseq_stat(struct errseq_client *c, const char *name,
 {
 	struct esp_name_req req = { .hdr.op = ESP_OP_STAT };
 	const struct esp_stat_rep *rep;
-	size_t len, rlen;
+	size_t rlen;
 	int r;
 
 	if (!c || !out)
 		return -EINVAL;
-	r = name_arg(name, &len);
+	r = name_req(c, name, &req);
 	if (r < 0)
 		return r;
-	if (errseq__forked(c))
-		return ERRSEQ_EFORKED;
-	req.name_len = (uint32_t)len;
-	memcpy(req.name, name, len);
 
 	pthread_mutex_lock(&c->mutex);
 	r = control_call_locked(c, &req, sizeof(req), &rlen);
