@@ -272,3 +272,28 @@ void rel_stop_clean(struct esdt_daemon *d)
 			     "0; 99 is valgrind's error exit)", st);
 	}
 }
+
+struct Suite *rel_suite(const char *name, struct TCase **tc)
+{
+	char sname[64];
+	Suite *s;
+
+	snprintf(sname, sizeof(sname), "reliability_%s", name);
+	s = suite_create(sname);
+	*tc = tcase_create(name);
+	/* full scale runs for minutes; CI scale for seconds */
+	tcase_set_timeout(*tc, 3600);
+	suite_add_tcase(s, *tc);
+	return s;
+}
+
+int rel_run(struct Suite *s)
+{
+	SRunner *sr = srunner_create(s);
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}

@@ -107,4 +107,15 @@ void rel_restart(struct esdt_daemon *d, const char *const *extra);
  */
 void rel_stop_clean(struct esdt_daemon *d);
 
+/*
+ * rel_suite - the suite "reliability_<name>" with one test case <name>,
+ * already added, whose timeout allows full scale (minutes).  The case is
+ * returned in *@tc for the tests.  rel_run - run @s and free it; returns
+ * the program's exit status.
+ */
+struct Suite;
+struct TCase;
+struct Suite *rel_suite(const char *name, struct TCase **tc);
+int rel_run(struct Suite *s);
+
 #endif /* ERRSEQ_TESTS_REL_H */

@@ -297,18 +297,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability_client_kill");
-	TCase *tc = tcase_create("client_kill");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
 
-	/* full scale runs for minutes; CI scale for seconds */
-	tcase_set_timeout(tc, 3600);
+	s = rel_suite("client_kill", &tc);
 	tcase_add_test(tc, client_kill_holds_released);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rel_run(s);
 }

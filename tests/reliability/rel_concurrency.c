@@ -707,23 +707,15 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability_concurrency");
-	TCase *tc = tcase_create("concurrency");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
 
-	/* full scale runs for minutes; CI scale for seconds */
-	tcase_set_timeout(tc, 3600);
+	s = rel_suite("concurrency", &tc);
 	tcase_add_test(tc, concurrency_told_once);
 	if (rel_scale() != REL_SCALE_VALGRIND) {
 		tcase_add_test(tc, concurrency_checker_catches_skipped_advance);
 		tcase_add_test(tc, concurrency_checker_catches_dropped_reports);
 		tcase_add_test(tc, concurrency_checker_catches_phantoms);
 	}
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rel_run(s);
 }

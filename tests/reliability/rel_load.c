@@ -292,18 +292,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability_load");
-	TCase *tc = tcase_create("load");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
 
-	/* full scale runs for minutes; CI scale for seconds */
-	tcase_set_timeout(tc, 3600);
+	s = rel_suite("load", &tc);
 	tcase_add_test(tc, load_thousand_connections_flat);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rel_run(s);
 }

@@ -243,25 +243,18 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability_security");
-	TCase *tc = tcase_create("security");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
 
 	if (geteuid() != 0) {
 		printf("rel_security: needs root (daemon as root, clients as "
 		       "nobody): skipped\n");
 		return 77;
 	}
-	tcase_set_timeout(tc, 3600);
+	s = rel_suite("security", &tc);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, security_unlink_foreign_slot_eperm);
 	tcase_add_test(tc, security_socket_mode_refuses_others);
 	tcase_add_test(tc, security_segment_mode_and_group);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rel_run(s);
 }

@@ -231,17 +231,10 @@ END_TEST
 
 int main(void)
 {
-	Suite *s = suite_create("reliability_segment");
-	TCase *tc = tcase_create("segment");
-	SRunner *sr;
-	int failed;
+	TCase *tc;
+	Suite *s;
 
-	tcase_set_timeout(tc, 3600);
+	s = rel_suite("segment", &tc);
 	tcase_add_test(tc, segment_corruption_refused_not_adopted);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+	return rel_run(s);
 }
