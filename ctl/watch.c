@@ -46,9 +46,10 @@ struct watch_state {
 	const struct ctl_opts *o;
 	int wake_fd;		/* write end of the self-pipe */
 	int stop;		/* set by main: threads return */
-	pthread_mutex_t lock;	/* stdout and the two fields below */
+	pthread_mutex_t lock;	/* stdout and the three fields below */
 	bool reported;		/* a report was printed */
 	bool fatal;		/* a thread failed */
+	bool claimed;		/* --once: a thread consumed its report */
 };
 
 struct watcher {
@@ -158,12 +159,43 @@ static void fail(struct watcher *w, int r)
 	pthread_mutex_lock(&st->lock);
 	fflush(stdout);
 	if (r == ERRSEQ_ESTALE)
-		ctl_err("watch: slot '%s' was deleted", w->name);
+		ctl_err("watch: slot '%s' was deleted (or the segment "
+			"replaced): reopen it by name", w->name);
 	else
 		ctl_err("watch: slot '%s': %s", w->name, errseq_strerror(r));
 	st->fatal = true;
 	pthread_mutex_unlock(&st->lock);
 	wake_main(st, WAKE_FATAL);
+}
+
+/*
+ * Consume for this watcher: errseq_slot_check_and_advance, except that
+ * with --once only the one report that will be printed is consumed.  The
+ * thread looks first (errseq_slot_check never consumes) and advances under
+ * the lock only if no other thread has claimed the report, so errors on the
+ * other slots stay pending for whoever watches next.  Returns as
+ * check_and_advance, or 1 if another thread has the report.
+ */
+static int consume(struct watcher *w, errseq_t *since)
+{
+	struct watch_state *st = w->st;
+	int r;
+
+	if (!st->o->once)
+		return errseq_slot_check_and_advance(w->slot, since);
+	r = errseq_slot_check(w->slot, *since);
+	if (r == 0 || r < -ERRSEQ_MAX_ERRNO)
+		return r;	/* nothing new, or stale */
+	pthread_mutex_lock(&st->lock);
+	if (st->claimed) {
+		r = 1;
+	} else {
+		r = errseq_slot_check_and_advance(w->slot, since);
+		if (r < 0 && r >= -ERRSEQ_MAX_ERRNO)
+			st->claimed = true;
+	}
+	pthread_mutex_unlock(&st->lock);
+	return r;
 }
 
 static void *watch_thread(void *arg)
@@ -174,7 +206,10 @@ static void *watch_thread(void *arg)
 	/* check before the first look at the stop flag, so that --timeout 0
 	 * still reports an error that is already pending */
 	for (;;) {
-		int r = errseq_slot_check_and_advance(w->slot, &since);
+		int r = consume(w, &since);
+
+		if (r == 1)
+			break;	/* --once: another slot's report won */
 
 		if (r < 0 && r >= -ERRSEQ_MAX_ERRNO) {
 			if (!report(w, -r, since))

@@ -1316,6 +1316,40 @@ START_TEST(ctl_watch_once_several_slots)
 }
 END_TEST
 
+/* --once with errors pending on several slots: exactly one is reported,
+ * and only that one is consumed; the others stay pending (SEEN clear) for
+ * the next watcher.  (A regression: every thread used to consume.) */
+START_TEST(ctl_watch_once_consumes_only_its_report)
+{
+	const char *names[3] = { "p1", "p2", "p3" };
+	const int errs[3] = { EIO, ENOSPC, EBADF };
+	int seen = 0;
+
+	for (int i = 0; i < 3; i++) {
+		make_slot(names[i]);
+		set_slot(names[i], -errs[i]);
+	}
+	for (int round = 0; round < 3; round++) {
+		ck_assert_int_eq(ctl("watch", "p1", "p2", "p3", "--once",
+				     "--timeout", "60"), 0);
+		ck_assert_msg(matches("^" ISO_LOCAL " p[123] E[A-Z]+ \\([0-9]+\\) "
+				      "counter=0\n$", R.out), "stdout: %s", R.out);
+		seen = 0;
+		for (int i = 0; i < 3; i++) {
+			errseq_t v = stat_of(names[i]).value;
+
+			ck_assert_uint_eq(v & ERRSEQ_MAX_ERRNO, (unsigned)errs[i]);
+			seen += (v & ERRSEQ_SEEN) != 0;
+		}
+		/* one more consumed per round, the rest still pending */
+		ck_assert_int_eq(seen, round + 1);
+	}
+	/* all consumed now: nothing left to report */
+	ck_assert_int_eq(ctl("watch", "p1", "p2", "p3", "--once", "--timeout",
+			     "0"), 1);
+}
+END_TEST
+
 START_TEST(ctl_watch_sigint_exits_0)
 {
 	struct proc p;
@@ -1342,7 +1376,8 @@ START_TEST(ctl_watch_deleted_slot_exits_1)
 	collect(&p, NULL, &R);
 	ck_assert_int_eq(R.status, 1);
 	ck_assert_str_eq(R.out, "");
-	ck_assert_str_eq(R.err, "errseqctl: watch: slot 'w' was deleted\n");
+	ck_assert_str_eq(R.err, "errseqctl: watch: slot 'w' was deleted (or "
+			 "the segment replaced): reopen it by name\n");
 }
 END_TEST
 
@@ -1436,6 +1471,7 @@ static Suite *ctl_suite(void)
 	tcase_add_test(live, ctl_watch_json_lines);
 	tcase_add_test(live, ctl_watch_several_slots_until_sigterm);
 	tcase_add_test(live, ctl_watch_once_several_slots);
+	tcase_add_test(live, ctl_watch_once_consumes_only_its_report);
 	tcase_add_test(live, ctl_watch_sigint_exits_0);
 	tcase_add_test(live, ctl_watch_deleted_slot_exits_1);
 	tcase_add_test(live, ctl_watch_missing_slot_exits_1);
