@@ -46,12 +46,18 @@ static void raise_nofile(uint32_t max_clients)
 			 (unsigned long long)rl.rlim_cur, max_clients);
 }
 
+/* The signals that stop the daemon cleanly.  SIGHUP too: errseqd has no
+ * configuration to reload, and a hang-up of the terminal it runs in should
+ * not leave the socket behind. */
+static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
+#define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
+
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
 
-	esd_info("%s received; stopping", sig == SIGTERM ? "SIGTERM"
-							 : "SIGINT");
+	esd_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" :
+		 sig == SIGINT ? "SIGINT" : "SIGHUP");
 	esd_sd_notify("STOPPING=1");
 	event_base_loopbreak(base);
 }
@@ -67,7 +73,7 @@ int main(int argc, char **argv)
 	struct esd_server_config cfg;
 	struct esd_server *srv = NULL;
 	struct event_base *base = NULL;
-	struct event *sigterm = NULL, *sigint = NULL;
+	struct event *sigev[N_STOP_SIGNALS] = { NULL };
 	char err[512], state[512];
 	int r, status = 1;
 
@@ -100,12 +106,12 @@ int main(int argc, char **argv)
 		esd_error("cannot create the event loop");
 		return 1;
 	}
-	sigterm = evsignal_new(base, SIGTERM, on_signal, base);
-	sigint = evsignal_new(base, SIGINT, on_signal, base);
-	if (!sigterm || !sigint || evsignal_add(sigterm, NULL) < 0 ||
-	    evsignal_add(sigint, NULL) < 0) {
-		esd_error("cannot watch SIGTERM/SIGINT");
-		goto out_loop;
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++) {
+		sigev[i] = evsignal_new(base, stop_signals[i], on_signal, base);
+		if (!sigev[i] || evsignal_add(sigev[i], NULL) < 0) {
+			esd_error("cannot watch SIGTERM/SIGINT/SIGHUP");
+			goto out_loop;
+		}
 	}
 
 	/* The socket first: if another daemon answers on it, we must not
@@ -179,10 +185,9 @@ out_seg:
 out_lis:
 	esd_listener_close(&lis);
 out_loop:
-	if (sigterm)
-		event_free(sigterm);
-	if (sigint)
-		event_free(sigint);
+	for (size_t i = 0; i < N_STOP_SIGNALS; i++)
+		if (sigev[i])
+			event_free(sigev[i]);
 	event_base_free(base);
 	libevent_global_shutdown();
 	return status;

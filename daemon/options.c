@@ -238,7 +238,8 @@ void esd_options_usage(FILE *f)
 "  --version          print the version and exit\n"
 "  --help             print this help and exit\n"
 "\n"
-"Exit status: 0 after SIGTERM/SIGINT, 1 if startup failed, 2 on bad usage.\n",
+"Exit status: 0 after SIGTERM/SIGINT/SIGHUP, 1 if startup failed, 2 on bad\n"
+"usage.\n",
 		sock, shm, ESD_REG_SUFFIX, ESD_MAX_SLOTS, ESD_DEFAULT_SLOTS,
 		ESD_DEFAULT_MODE, ESD_DEFAULT_MAX_CLIENTS,
 		ESD_DEFAULT_MAX_OPEN);

@@ -1795,7 +1795,7 @@ END_TEST
 
 /* ---- signals, sd_notify, command line, environment -------------------- */
 
-/* _i: 0 SIGTERM, 1 SIGINT. */
+/* _i: 0 SIGTERM, 1 SIGINT, 2 SIGHUP. */
 START_TEST(daemon_signal_exits_cleanly)
 {
 	struct esdt_daemon d;
@@ -1803,7 +1803,8 @@ START_TEST(daemon_signal_exits_cleanly)
 	char path[128], msgs[4096];
 	size_t used = 0;
 	uint64_t inc;
-	int sig = _i ? SIGINT : SIGTERM, st;
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	int sig = sigs[_i], st;
 
 	start_daemon(&d, 4, NULL);
 	conn(&c, &d);
@@ -2171,7 +2172,7 @@ static Suite *daemon_suite(void)
 	tcase_add_test(tc, daemon_recreate_retires_old_segment);
 	tcase_add_test(tc, daemon_recreate_replaces_corrupt_segment);
 	tcase_add_test(tc, daemon_second_daemon_refused);
-	tcase_add_loop_test(tc, daemon_signal_exits_cleanly, 0, 2);
+	tcase_add_loop_test(tc, daemon_signal_exits_cleanly, 0, 3);
 
 	tc = tcase(s, "cli");
 	tcase_add_test(tc, daemon_cli_help_version_usage);
