@@ -73,6 +73,9 @@ int esd_shm_name_check(const char *name)
 	len = strlen(name + 1);
 	if (len < 1 || len > 200)
 		return -EINVAL;
+	/* "/." and "/.." pass the character test but name no file */
+	if (!strcmp(name, "/.") || !strcmp(name, "/.."))
+		return -EINVAL;
 	for (size_t i = 1; name[i]; i++)
 		if (!name_char_ok((unsigned char)name[i], "._-"))
 			return -EINVAL;

@@ -27,7 +27,8 @@ int esd_default_shm(char *buf, size_t len);
 int esd_name_check(const char *name, size_t len);
 
 /* Is @name a valid POSIX shm name for errseqd: "/" then 1..200 bytes of
- * [A-Za-z0-9._-] (room is left for ESD_REG_SUFFIX)?  0 or -EINVAL. */
+ * [A-Za-z0-9._-], other than "." and ".." (room is left for
+ * ESD_REG_SUFFIX)?  0 or -EINVAL. */
 int esd_shm_name_check(const char *name);
 
 /* Clock @clk in nanoseconds. */

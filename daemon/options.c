@@ -136,7 +136,8 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 			if (esd_shm_name_check(optarg) < 0)
 				return fail(err, errlen, "--shm: '%s' is not "
 					    "'/' then 1..200 of "
-					    "[A-Za-z0-9._-]", optarg);
+					    "[A-Za-z0-9._-] (not . or ..)",
+					    optarg);
 			snprintf(o->shm_name, sizeof(o->shm_name), "%s",
 				 optarg);
 			break;
