@@ -295,5 +295,5 @@ void errseq__slot_mark_stale(struct errseq_slot *s)
 
 ERRSEQ_EXPORT const char *errseq_slot_name(const struct errseq_slot *s)
 {
-	return s->name;
+	return s ? s->name : NULL;
 }

@@ -122,6 +122,10 @@ int errseq_slot_unlink(struct errseq_client *c, const char *name);
 
 /*
  * The data path: no syscall, no daemon (wait sleeps on a futex).
+ * These calls do not check their pointers, so that a check stays one load:
+ * the slot, cursor and since arguments must be valid (never NULL), like
+ * the errseq_t pointer of errseq_check.  Everything else returns -EINVAL
+ * for a NULL argument it needs.
  *
  * errseq_slot_set - record @err (a negative errno in [-4095, -1]).
  * Returns 0; -EINVAL if @err is out of range (nothing is stored);
@@ -146,9 +150,9 @@ errseq_t errseq_slot_peek(struct errseq_slot *s);
 /*
  * errseq_slot_wait - sleep until the slot's value differs from @since.
  * Returns 0 at once if it already differs, 0 when it changes, -ETIMEDOUT
- * after @timeout_ms (0: do not sleep; -1: wait forever), ERRSEQ_ESTALE if
- * the slot is deleted or its segment replaced meanwhile, -EINTR if a
- * signal handler without SA_RESTART interrupted the sleep.  Sleeps on a
+ * after @timeout_ms (0: do not sleep; -1 or any negative: wait forever),
+ * ERRSEQ_ESTALE if the slot is deleted or its segment replaced meanwhile,
+ * -EINTR if a signal handler without SA_RESTART interrupted the sleep.  Sleeps on a
  * shared futex; a set makes a wake-up syscall only while someone waits.
  */
 int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
@@ -169,7 +173,7 @@ int errseq_cursor_check(struct errseq_cursor *cur);
 
 /* Wait (as errseq_slot_wait) for a change, then errseq_cursor_check.
  * Returns the error (a negative errno, reported once), ERRSEQ_ESTALE, or
- * 0 if nothing was reported within @timeout_ms (-1: forever) or a signal
+ * 0 if nothing was reported within @timeout_ms (negative: forever) or a signal
  * interrupted the sleep.  Like errseq_cursor_check, 0 means "nothing new":
  * a timeout is not reported as -ETIMEDOUT, which would be indistinguishable
  * from a recorded ETIMEDOUT error.  A change consumed first by another
@@ -234,7 +238,7 @@ int errseq_list(struct errseq_client *c, uint32_t *pos,
  * -ENOTCONN, -ETIMEDOUT, ERRSEQ_EPROTO, ERRSEQ_EFORKED). */
 int errseq_status(struct errseq_client *c, struct errseq_daemon_status *out);
 
-/* The slot's name (NUL-terminated, owned by the handle). */
+/* The slot's name (NUL-terminated, owned by the handle); NULL for NULL. */
 const char *errseq_slot_name(const struct errseq_slot *s);
 
 /*
