@@ -152,8 +152,9 @@ errseq_t errseq_slot_peek(struct errseq_slot *s);
  * Returns 0 at once if it already differs, 0 when it changes, -ETIMEDOUT
  * after @timeout_ms (0: do not sleep; -1 or any negative: wait forever),
  * ERRSEQ_ESTALE if the slot is deleted or its segment replaced meanwhile,
- * -EINTR if a signal handler without SA_RESTART interrupted the sleep.  Sleeps on a
- * shared futex; a set makes a wake-up syscall only while someone waits.
+ * -EINTR if a signal handler without SA_RESTART interrupted the sleep.
+ * Sleeps on a shared futex; a set makes a wake-up syscall only while
+ * someone waits.
  */
 int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
 
