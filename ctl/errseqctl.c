@@ -48,7 +48,7 @@ static const char usage_text[] =
 "Options (before or after the command):\n"
 "  -s, --socket PATH     errseqd's socket (default: $ERRSEQD_SOCKET, else\n"
 "                        the system default, see errseqd(8))\n"
-"  -j, --json            JSON output (list, stat, status, watch)\n"
+"  -j, --json            JSON output (list, stat, status, watch only)\n"
 "      --prometheus      Prometheus text format (list only)\n"
 "      --once            watch: exit after the first report\n"
 "      --timeout SECONDS watch: stop after SECONDS (with --once, exit 1\n"
@@ -195,13 +195,14 @@ static bool is_negative_number(const char *a)
 
 static int parse_timeout(const char *arg, int64_t *ms)
 {
-	char *end;
+	char *end = NULL;
 	double t;
 
+	/* a plain decimal number: strtod alone would also take " 1", hex
+	 * ("0x10") and exponents */
 	errno = 0;
-	t = strtod(arg, &end);
-	if (errno || end == arg || *end || !isfinite(t) || t < 0 ||
-	    t > 1e9)
+	t = strspn(arg, "0123456789.") == strlen(arg) ? strtod(arg, &end) : -1;
+	if (t < 0 || errno || end == arg || *end || !isfinite(t) || t > 1e9)
 		return usage_error("invalid --timeout '%s' (seconds, e.g. 1.5)",
 				   arg);
 	*ms = (int64_t)(t * 1000.0 + 0.5);
@@ -335,6 +336,10 @@ static int check_cmdline(struct cmdline *cl, const struct command *cmd)
 		return usage_error("--json and --prometheus exclude each other");
 	if (cl->prometheus && cmd->id != CMD_LIST)
 		return usage_error("--prometheus applies to list only");
+	if (cl->json && (cmd->id == CMD_CREATE || cmd->id == CMD_DELETE ||
+			 cmd->id == CMD_SET))
+		return usage_error("--json applies to list, stat, status and "
+				   "watch (%s prints nothing)", cmd->name);
 	if ((cl->opts.once || cl->opts.has_timeout) && cmd->id != CMD_WATCH)
 		return usage_error("--once and --timeout apply to watch only");
 	cl->opts.format = cl->json ? CTL_FMT_JSON :

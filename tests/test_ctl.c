@@ -643,7 +643,13 @@ START_TEST(ctl_usage_errors_exit_2)
 		{ "list", "--timeout", "1" },
 		{ "watch", "a", "--timeout", "abc" },
 		{ "watch", "a", "--timeout", "-1" },
+		{ "watch", "a", "--timeout", "0x10" },
+		{ "watch", "a", "--timeout", " 1" },
+		{ "watch", "a", "--timeout", "1e2" },
 		{ "watch", "a", "--timeout" },
+		{ "--json", "create", "a" },
+		{ "delete", "a", "--json" },
+		{ "--json", "set", "a", "EIO" },
 		{ "list", "--json", "--prometheus" },
 		{ "create", "bad name" },
 		{ "stat", "caf\xc3\xa9" },
@@ -1417,7 +1423,7 @@ START_TEST(ctl_dash_names_after_double_dash)
 	ck_assert_int_eq(ctl("stat", "-dash"), 2);	/* read as options */
 	ck_assert_int_eq(ctl("stat", "--", "-dash"), 0);
 	ck_assert(!strncmp(R.out, "name:        -dash\n", 19));
-	ck_assert_int_eq(ctl("--json", "--", "set", "-dash", "-28"), 0);
+	ck_assert_int_eq(ctl("-s", d.sock, "--", "set", "-dash", "-28"), 0);
 	ck_assert_uint_eq(stat_of("-dash").value, 28);
 }
 END_TEST
