@@ -581,7 +581,7 @@ int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o)
 		       ",\"uptime_seconds\":%" PRIu64 ",\"capacity\":%" PRIu32
 		       ",\"slots_used\":%" PRIu32 ",\"slots_held\":%" PRIu32
 		       ",\"clients\":%" PRIu32 ",\"max_clients\":%" PRIu32
-		       ",\"incarnation\":%" PRIu64 ",\"segment_bytes\":%" PRIu64
+		       ",\"incarnation\":\"%016" PRIx64 "\",\"segment_bytes\":%" PRIu64
 		       "}}\n", st.start_ns, st.uptime_ns,
 		       st.uptime_ns / 1000000000u, st.capacity, st.slots_used,
 		       st.slots_held, st.clients, st.max_clients,
@@ -603,7 +603,8 @@ int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o)
 	       st.slots_held);
 	printf("clients:      %" PRIu32 " (of at most %" PRIu32 ")\n",
 	       st.clients, st.max_clients);
-	printf("incarnation:  %" PRIu64 "\n", st.incarnation);
+	/* hex, as errseqd logs it */
+	printf("incarnation:  %016" PRIx64 "\n", st.incarnation);
 	printf("segment:      %" PRIu64 " bytes\n", st.segment_bytes);
 	return CTL_EXIT_OK;
 }

@@ -1194,6 +1194,12 @@ START_TEST(ctl_status_json_and_text)
 	ck_assert_ptr_nonnull(strstr(R.out, "\nslots used:   3\n"));
 	ck_assert_msg(matches("\nuptime:       ([0-9]+[dhm] )*[0-9]+s\n", R.out),
 		      "%s", R.out);
+	/* the incarnation as errseqd logs it: 16 hex digits, in both forms */
+	ck_assert_msg(matches("\nincarnation:  [0-9a-f]{16}\n", R.out), "%s",
+		      R.out);
+	ck_assert_int_eq(ctl("status", "--json"), 0);
+	json_q(out, sizeof(out), R.out, false, "status.incarnation", NULL);
+	ck_assert_msg(matches("^\"[0-9a-f]{16}\"\n$", out), "%s", out);
 }
 END_TEST
 
