@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <errseq/client.h>
 
@@ -25,11 +26,11 @@ static const struct {
 	{ "EDQUOT", EDQUOT }, { "ETIMEDOUT", ETIMEDOUT },
 };
 
-/* "EIO" or "5" -> 5; 0 if not understood. */
+/* "EIO", "eio" or "5" -> 5; 0 if not understood. */
 static int parse_error(const char *s)
 {
 	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcmp(s, known[i].name) == 0)
+		if (strcasecmp(s, known[i].name) == 0)
 			return known[i].err;
 	return abs(atoi(s));
 }
