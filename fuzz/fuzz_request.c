@@ -60,7 +60,7 @@ static int ref_name_check(const char *name, size_t len)
 	return 0;
 }
 
-/* common.h: "/" then 1..200 bytes of [A-Za-z0-9._-]. */
+/* common.h: "/" then 1..200 bytes of [A-Za-z0-9._-], not "." or "..". */
 static int ref_shm_name_check(const char *name)
 {
 	size_t len;
@@ -69,6 +69,9 @@ static int ref_shm_name_check(const char *name)
 		return -EINVAL;
 	len = strlen(name + 1);
 	if (len < 1 || len > 200)
+		return -EINVAL;
+	if ((len == 1 && name[1] == '.') ||
+	    (len == 2 && name[1] == '.' && name[2] == '.'))
 		return -EINVAL;
 	for (size_t i = 1; i <= len; i++)
 		if (!ref_name_char((unsigned char)name[i], "._-"))
