@@ -34,19 +34,24 @@
  * Returns as errseq__call_locked, with every transport failure reported
  * as -ENOTCONN.
  */
-static int control_call_locked(struct errseq_client *c, void *req,
-			       size_t req_len, size_t *rep_len)
+static int control_call_fd_locked(struct errseq_client *c, void *req,
+				  size_t req_len, size_t *rep_len, int *fd)
 {
 	bool retried = false;
 	int r;
 
 	for (;;) {
 		if (c->fd < 0) {
-			if (retried || errseq__connect_locked(c) < 0)
+			if (retried)
+				return -ENOTCONN;
+			r = errseq__connect_locked(c);
+			if (r == ERRSEQ_EUNSAFE)
+				return r;
+			if (r < 0)
 				return -ENOTCONN;
 			retried = true;
 		}
-		r = errseq__call_locked(c, req, req_len, rep_len, NULL);
+		r = errseq__call_locked(c, req, req_len, rep_len, fd);
 		if (r != -EPIPE)
 			return r;
 		/* The send failed, so the daemon never saw the request: it
@@ -80,6 +85,12 @@ static int name_req(struct errseq_client *c, const char *name,
 	return 0;
 }
 
+static int control_call_locked(struct errseq_client *c, void *req,
+			       size_t req_len, size_t *rep_len)
+{
+	return control_call_fd_locked(c, req, req_len, rep_len, NULL);
+}
+
 /* Fill the public info from the wire form.  0 or ERRSEQ_EPROTO. */
 static int info_from_wire(const struct esp_slot_info *w,
 			  struct errseq_slot_info *out)
@@ -98,6 +109,8 @@ static int info_from_wire(const struct esp_slot_info *w,
 	out->creator_uid = w->creator_uid;
 	out->holders = w->holders;
 	out->created_ns = w->created_ns;
+	out->writers_gid = w->writer_gid;
+	out->writable = (w->flags & ESP_INFO_WRITABLE) ? 1 : 0;
 	return 0;
 }
 
@@ -111,11 +124,11 @@ static void client_free_slots(struct errseq_client *c)
 
 		errseq__list_del(&s->link);
 		errseq__cursors_free_locked(s);
-		errseq__map_put_locked(s->map);
+		errseq__space_put_locked(s->space);
 		free(s);
 	}
-	errseq__map_put_locked(c->map);
-	c->map = NULL;
+	errseq__space_put_locked(c->space);
+	c->space = NULL;
 	if (c->all.next != &c->all)
 		errseq__list_del(&c->all);
 	pthread_mutex_unlock(&errseq__registry_lock);
@@ -243,24 +256,36 @@ ERRSEQ_EXPORT void errseq_client_close(struct errseq_client *c)
 	free(c);
 }
 
-ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
-				   unsigned flags, struct errseq_slot **out)
+ERRSEQ_EXPORT int errseq_slot_open_attr(struct errseq_client *c,
+					const char *name, unsigned flags,
+					const struct errseq_slot_attr *attr,
+					struct errseq_slot **out)
 {
 	struct esp_name_req req = { .hdr.op = ESP_OP_OPEN };
 	const struct esp_open_rep *rep;
 	struct errseq_slot *s;
+	uint32_t chunk;
 	size_t rlen;
-	int r;
+	int r, fd = -1;
 
 	if (!c || !out)
 		return -EINVAL;
 	if (flags != 0 && flags != ERRSEQ_CREATE &&
 	    flags != (ERRSEQ_CREATE | ERRSEQ_EXCL))
 		return -EINVAL;
+	if (attr && ((attr->flags & ~ERRSEQ_ATTR_WRITERS_GROUP) ||
+		     !(flags & ERRSEQ_CREATE)))
+		return -EINVAL;
 	r = name_req(c, name, &req);
 	if (r < 0)
 		return r;
 	req.flags = flags;	/* ERRSEQ_* == ESP_OPEN_* */
+	if (attr && (attr->flags & ERRSEQ_ATTR_WRITERS_GROUP)) {
+		if (attr->writers_gid == ERRSEQ_NO_GROUP)
+			return -EINVAL;
+		req.flags |= ESP_OPEN_GROUP;
+		req.gid = attr->writers_gid;
+	}
 
 	s = calloc(1, sizeof(*s));
 	if (!s)
@@ -272,25 +297,38 @@ ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
 	s->client = c;
 
 	pthread_mutex_lock(&c->mutex);
-	r = control_call_locked(c, &req, sizeof(req), &rlen);
+	r = control_call_fd_locked(c, &req, sizeof(req), &rlen, &fd);
 	if (r < 0)
 		goto out;
 	rep = (const struct esp_open_rep *)c->rxbuf;
-	if (rlen != sizeof(*rep) || rep->index >= c->map->slot_count ||
-	    !ESD_GEN_LIVE(rep->gen)) {
+	if (rlen != sizeof(*rep) || rep->index >= c->space->max_slots ||
+	    !ESD_GEN_LIVE(rep->gen) ||
+	    ((rep->flags & ESP_OPEN_FD) != 0) != (fd >= 0)) {
 		/* dropping the connection also drops the hold we got */
+		if (fd >= 0)
+			close(fd);
 		errseq__drop_locked(c);
 		r = ERRSEQ_EPROTO;
+		goto out;
+	}
+	chunk = ESD_INDEX_CHUNK(rep->index);
+	r = errseq__chunk_attach_locked(c, chunk, fd,
+					(rep->flags & ESP_RIGHT_WRITE) != 0);
+	if (r < 0) {
+		errseq__drop_locked(c);
 		goto out;
 	}
 	s->index = rep->index;
 	s->gen = rep->gen;
 	s->gen_hi = (uint64_t)rep->gen << ESD_GEN_SHIFT;
-	s->shm = esd_seg_slot(c->map->base, rep->index);
+	s->writable = c->space->writable[chunk] &&
+		      (rep->flags & ESP_RIGHT_WRITE);
+	s->shm = (struct esd_slot *)c->space->base[chunk] +
+		 ESD_INDEX_SLOT(rep->index);
 	s->held = true;
 	pthread_mutex_lock(&errseq__registry_lock);
-	s->map = c->map;
-	s->map->refs++;
+	s->space = c->space;
+	s->space->refs++;
 	errseq__list_add(&c->slots, &s->link);
 	pthread_mutex_unlock(&errseq__registry_lock);
 	*out = s;
@@ -301,13 +339,24 @@ out:
 	return r;
 }
 
+ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
+				   unsigned flags, struct errseq_slot **out)
+{
+	return errseq_slot_open_attr(c, name, flags, NULL, out);
+}
+
+ERRSEQ_EXPORT int errseq_slot_writable(const struct errseq_slot *s)
+{
+	return s && s->writable ? 1 : 0;
+}
+
 /* Unlink and free @s (registry lock taken here). */
 static void slot_free(struct errseq_slot *s)
 {
 	pthread_mutex_lock(&errseq__registry_lock);
 	errseq__list_del(&s->link);
 	errseq__cursors_free_locked(s);
-	errseq__map_put_locked(s->map);
+	errseq__space_put_locked(s->space);
 	pthread_mutex_unlock(&errseq__registry_lock);
 	free(s);
 }
@@ -466,6 +515,14 @@ ERRSEQ_EXPORT int errseq_status(struct errseq_client *c,
 		out->max_clients = rep->max_clients;
 		out->incarnation = rep->incarnation;
 		out->segment_bytes = rep->seg_size;
+		out->chunks = rep->chunks;
+		out->chunk_slots = rep->chunk_slots;
+		out->uid_slots = rep->uid_slots;
+		out->max_uid_slots = rep->max_uid_slots;
+		out->uid_clients = rep->uid_clients;
+		out->max_uid_clients = rep->max_uid_clients;
+		out->uid_holds = rep->uid_holds;
+		out->max_uid_holds = rep->max_uid_holds;
 	}
 	pthread_mutex_unlock(&c->mutex);
 	return r;

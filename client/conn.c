@@ -21,19 +21,27 @@
  * make one attempt of their own and fail with -ENOTCONN; the data path
  * never notices, as it does not use the daemon.
  *
- * A successful (re)connect compares the segment's incarnation with the one
- * mapped: the same daemon state (a restart that adopted the segments) ->
- * REATTACH every open slot so the daemon counts our holds again (a -ESTALE
- * answer leaves the handle alone: its data calls already report stale via
- * the generation check); a new incarnation (the segment was re-created) ->
- * map the new segment and turn every old handle stale (gen 0), keeping the
- * old mapping until those handles are closed, as they point into it.
+ * A successful (re)connect compares the daemon state's incarnation with the
+ * one mapped: the same state (a restart that adopted it) -> REATTACH every
+ * open slot so the daemon counts our holds again (a -ESTALE answer leaves
+ * the handle alone: its data calls already report stale via the generation
+ * check); a new incarnation (the state was re-created) -> a new, empty
+ * space, and every old handle turns stale (gen 0), keeping the old chunks
+ * mapped until those handles are closed, as they point into them.
+ *
+ * Trust.  Before HELLO the client checks who it talks to: the daemon's
+ * SO_PEERCRED uid must be root, our own, or the configured daemon user
+ * (ESQ_DAEMON_USER); and a socket under the /tmp fallback directory is
+ * used only if that directory is ours (or root's) and not writable by
+ * group or others.  Otherwise ERRSEQ_EUNSAFE, and nothing is sent.
  */
 #include "config.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -43,6 +51,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "client/internal.h"
 
 #define ESQ_IO_TIMEOUT_MS	5000
@@ -69,10 +78,48 @@ void errseq__drop_locked(struct errseq_client *c)
 	errseq__kick(c);
 }
 
+/* Is the /tmp fallback directory of @path (if it is in one) safe: a real
+ * directory owned by us or root, not writable by group or others? */
+static bool tmp_dir_safe(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	struct stat sb;
+	char *slash;
+
+	if (strncmp(path, "/tmp/errseqd-", 13) != 0)
+		return true;
+	snprintf(dir, sizeof(dir), "%s", path);
+	slash = strrchr(dir, '/');
+	if (!slash || slash == dir)
+		return true;
+	*slash = '\0';
+	if (lstat(dir, &sb) < 0)
+		return true;	/* connect fails on its own */
+	return S_ISDIR(sb.st_mode) &&
+	       (sb.st_uid == geteuid() || sb.st_uid == 0) &&
+	       !(sb.st_mode & 022);
+}
+
+/* May a daemon running as @uid serve us? */
+static bool daemon_uid_ok(uid_t uid)
+{
+	struct passwd pw, *res = NULL;
+	char buf[1024];
+
+	if (uid == 0 || uid == geteuid() || uid == getuid())
+		return true;
+	if (getpwnam_r(ESQ_DAEMON_USER, &pw, buf, sizeof(buf), &res) == 0 &&
+	    res && res->pw_uid == uid)
+		return true;
+	return false;
+}
+
 /* A new SEQPACKET socket connected to c->path, with I/O timeouts.
  * Returns the fd or a negative errno. */
 static int dial(const struct errseq_client *c)
 {
+	struct ucred cr;
+	socklen_t crlen = sizeof(cr);
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct timeval tv = { ESQ_IO_TIMEOUT_MS / 1000,
 			      (ESQ_IO_TIMEOUT_MS % 1000) * 1000 };
@@ -96,6 +143,12 @@ static int dial(const struct errseq_client *c)
 		r = errno == EAGAIN ? -ETIMEDOUT : -errno;
 		close(fd);
 		return r;
+	}
+	if (!tmp_dir_safe(c->path) ||
+	    getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crlen) < 0 ||
+	    !daemon_uid_ok(cr.uid)) {
+		close(fd);
+		return ERRSEQ_EUNSAFE;
 	}
 	return fd;
 }
@@ -130,9 +183,8 @@ static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out,
 		.msg_iov = &iov, .msg_iovlen = 1,
 		.msg_control = cbuf.b, .msg_controllen = sizeof(cbuf.b),
 	};
-	struct cmsghdr *cm;
 	ssize_t n;
-	int got = -1;
+	int got;
 
 	do {
 		n = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC | flags);
@@ -140,21 +192,7 @@ static int recv_one(int fd, void *buf, size_t cap, size_t *len, int *fd_out,
 	if (n < 0)
 		return errno == EAGAIN ? -ETIMEDOUT : -errno;
 
-	for (cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t nfd = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < nfd; i++) {
-			int pfd;
-
-			memcpy(&pfd, CMSG_DATA(cm) + i * sizeof(int),
-			       sizeof(int));
-			if (got < 0)
-				got = pfd;
-			else
-				close(pfd);
-		}
-	}
+	got = esd_take_passed_fd(&mh);
 	if (fd_out)
 		*fd_out = got;
 	else if (got >= 0)
@@ -282,70 +320,89 @@ int errseq__call_locked(struct errseq_client *c, void *req, size_t req_len,
 	return 0;
 }
 
-/* Map the segment @fd as announced by @rep, and check its header. */
-static int map_segment(int fd, const struct esp_hello_rep *rep,
-		       struct errseq__map **out)
+/* A new, empty space for the state HELLO announced in @rep. */
+static int space_new(const struct esp_hello_rep *rep,
+		     struct errseq__space **out)
 {
-	const struct esd_seg_header *sh;
-	struct errseq__map *m;
-	struct stat st;
-	void *base;
+	struct errseq__space *sp;
 
-	if (rep->slot_count == 0 || rep->slot_count > ESD_MAX_SLOTS ||
+	if (rep->max_slots < ESD_CHUNK_SLOTS || rep->max_slots > ESD_MAX_SLOTS ||
+	    rep->max_slots % ESD_CHUNK_SLOTS ||
+	    rep->chunk_slots != ESD_CHUNK_SLOTS ||
 	    rep->slot_stride != sizeof(struct esd_slot) ||
-	    rep->header_size != ESD_PAGE ||
-	    rep->seg_size < esd_seg_size(rep->slot_count) ||
-	    rep->seg_size > SIZE_MAX || rep->incarnation == 0)
+	    rep->incarnation == 0)
 		return ERRSEQ_EPROTO;
-	/* A file shorter than announced would SIGBUS us on first touch. */
-	if (fstat(fd, &st) < 0)
-		return -errno;
-	if ((uint64_t)st.st_size < rep->seg_size)
-		return ERRSEQ_EPROTO;
-
-	base = mmap(NULL, (size_t)rep->seg_size, PROT_READ | PROT_WRITE,
-		    MAP_SHARED, fd, 0);
-	if (base == MAP_FAILED)
-		return -errno;
-	sh = base;
-	/* acquire on magic: the daemon stores it last at creation.
-	 * relaxed on retired: a hint only; a segment retired after this
-	 * look turns our handles stale through the slot words anyway. */
-	if (__atomic_load_n(&sh->magic, __ATOMIC_ACQUIRE) != ESD_SEG_MAGIC ||
-	    sh->layout_version != ESD_LAYOUT_VERSION ||
-	    sh->header_size != rep->header_size ||
-	    sh->slot_count != rep->slot_count ||
-	    sh->slot_stride != rep->slot_stride ||
-	    sh->incarnation != rep->incarnation ||
-	    __atomic_load_n(&sh->retired, __ATOMIC_RELAXED) != 0) {
-		munmap(base, (size_t)rep->seg_size);
-		return ERRSEQ_EPROTO;
-	}
-	m = calloc(1, sizeof(*m));
-	if (!m) {
-		munmap(base, (size_t)rep->seg_size);
+	sp = calloc(1, sizeof(*sp));
+	if (!sp)
+		return -ENOMEM;
+	sp->incarnation = rep->incarnation;
+	sp->max_slots = rep->max_slots;
+	sp->max_chunks = esd_max_chunks(rep->max_slots);
+	sp->base = calloc(sp->max_chunks, sizeof(*sp->base));
+	sp->writable = calloc(sp->max_chunks, 1);
+	if (!sp->base || !sp->writable) {
+		free(sp->base);
+		free(sp->writable);
+		free(sp);
 		return -ENOMEM;
 	}
-	m->base = base;
-	m->size = (size_t)rep->seg_size;
-	m->incarnation = rep->incarnation;
-	m->slot_count = rep->slot_count;
-	m->refs = 1;
-	*out = m;
+	sp->refs = 1;
+	*out = sp;
 	return 0;
 }
 
-void errseq__map_put_locked(struct errseq__map *m)
+void errseq__space_put_locked(struct errseq__space *sp)
 {
-	if (!m || --m->refs > 0)
+	if (!sp || --sp->refs > 0)
 		return;
-	munmap(m->base, m->size);
-	free(m);
+	for (uint32_t c = 0; c < sp->max_chunks; c++)
+		if (sp->base[c])
+			munmap(sp->base[c], ESD_CHUNK_BYTES);
+	free(sp->base);
+	free(sp->writable);
+	free(sp);
 }
 
-/* HELLO on c->fd: fills *@rep, passes the segment fd in *@seg_fd. */
-static int hello_locked(struct errseq_client *c, struct esp_hello_rep *rep,
-			int *seg_fd)
+int errseq__chunk_attach_locked(struct errseq_client *c, uint32_t chunk,
+				int fd, bool writable)
+{
+	struct errseq__space *sp = c->space;
+	struct stat sb;
+	void *base;
+	int acc;
+
+	if (chunk >= sp->max_chunks) {
+		if (fd >= 0)
+			close(fd);
+		return ERRSEQ_EPROTO;
+	}
+	if (sp->base[chunk]) {
+		if (fd >= 0)
+			close(fd);	/* mapped on an earlier connection */
+		return 0;
+	}
+	if (fd < 0)
+		return ERRSEQ_EPROTO;
+	/* A file shorter than a chunk would SIGBUS us on first touch; the
+	 * daemon seals its chunks so that nobody can shrink them later. */
+	acc = fcntl(fd, F_GETFL);
+	if (fstat(fd, &sb) < 0 || (uint64_t)sb.st_size < ESD_CHUNK_BYTES ||
+	    acc < 0 || (writable && (acc & O_ACCMODE) != O_RDWR)) {
+		close(fd);
+		return ERRSEQ_EPROTO;
+	}
+	base = mmap(NULL, ESD_CHUNK_BYTES,
+		    PROT_READ | (writable ? PROT_WRITE : 0), MAP_SHARED, fd, 0);
+	close(fd);
+	if (base == MAP_FAILED)
+		return -errno;
+	sp->base[chunk] = base;
+	sp->writable[chunk] = writable;
+	return 0;
+}
+
+/* HELLO on c->fd: fills *@rep. */
+static int hello_locked(struct errseq_client *c, struct esp_hello_rep *rep)
 {
 	struct esp_hello_req req = {
 		.hdr.op = ESP_OP_HELLO,
@@ -355,7 +412,7 @@ static int hello_locked(struct errseq_client *c, struct esp_hello_rep *rep,
 	size_t len;
 	int r;
 
-	r = errseq__call_locked(c, &req, sizeof(req), &len, seg_fd);
+	r = errseq__call_locked(c, &req, sizeof(req), &len, NULL);
 	if (r < 0) {
 		errseq__drop_locked(c);	/* refused: no use staying */
 		return r;
@@ -369,20 +426,17 @@ static int hello_locked(struct errseq_client *c, struct esp_hello_rep *rep,
 		r = -EPROTONOSUPPORT;
 		goto fail;
 	}
-	if (rep->layout_version != ESD_LAYOUT_VERSION || *seg_fd < 0) {
+	if (rep->layout_version != ESD_LAYOUT_VERSION) {
 		r = ERRSEQ_EPROTO;
 		goto fail;
 	}
 	return 0;
 fail:
-	if (*seg_fd >= 0)
-		close(*seg_fd);
-	*seg_fd = -1;
 	errseq__drop_locked(c);
 	return r;
 }
 
-/* REATTACH every slot of the current map.  0, or a transport failure
+/* REATTACH every slot of the current space.  0, or a transport failure
  * (then the connection is dropped and the whole attempt is redone). */
 static int reattach_all_locked(struct errseq_client *c)
 {
@@ -403,7 +457,7 @@ static int reattach_all_locked(struct errseq_client *c)
 		int r;
 
 		s->held = false;
-		if (s->map != c->map)
+		if (s->space != c->space)
 			continue;
 		memcpy(req.name, s->name, s->name_len);
 		r = errseq__call_locked(c, &req, sizeof(req), &len, NULL);
@@ -425,9 +479,9 @@ static int reattach_all_locked(struct errseq_client *c)
 int errseq__connect_locked(struct errseq_client *c)
 {
 	struct esp_hello_rep rep;
-	struct errseq__map *m = NULL;
+	struct errseq__space *sp = NULL;
 	struct errseq__link *l;
-	int seg_fd = -1, r;
+	int r;
 
 	if (c->fd >= 0)
 		return 0;
@@ -438,25 +492,23 @@ int errseq__connect_locked(struct errseq_client *c)
 	c->conn_id++;
 	errseq__kick(c);	/* the thread must poll the new socket */
 
-	r = hello_locked(c, &rep, &seg_fd);
+	r = hello_locked(c, &rep);
 	if (r < 0)
 		return r;
+	c->daemon_uid = rep.daemon_uid;
 
-	if (c->map && c->map->incarnation == rep.incarnation) {
-		/* Same segment: keep our mapping, take our holds again. */
-		close(seg_fd);
+	if (c->space && c->space->incarnation == rep.incarnation)
+		/* Same state: keep our chunks, take our holds again. */
 		return reattach_all_locked(c);
-	}
 
-	r = map_segment(seg_fd, &rep, &m);
-	close(seg_fd);
+	r = space_new(&rep, &sp);
 	if (r < 0) {
 		errseq__drop_locked(c);
 		return r;
 	}
-	if (c->map) {
+	if (c->space) {
 		/* A new incarnation: every handle we have is from the old
-		 * segment.  Turn them stale; each keeps its map reference. */
+		 * state.  Turn them stale; each keeps its space reference. */
 		for (l = c->slots.next; l != &c->slots; l = l->next) {
 			struct errseq_slot *s =
 				errseq__container(l, struct errseq_slot, link);
@@ -466,10 +518,69 @@ int errseq__connect_locked(struct errseq_client *c)
 		}
 	}
 	pthread_mutex_lock(&errseq__registry_lock);
-	errseq__map_put_locked(c->map);
-	c->map = m;
+	errseq__space_put_locked(c->space);
+	c->space = sp;
 	pthread_mutex_unlock(&errseq__registry_lock);
 	return 0;
+}
+
+/* One SEEN or ARM exchange for @s on the current connection; mutex held. */
+static int slot_request_locked(struct errseq_slot *s, uint16_t op,
+			       uint32_t value)
+{
+	struct errseq_client *c = s->client;
+	struct esp_seen_req req = {
+		.hdr.op = op,
+		.index = s->index,
+		.gen = s->gen,
+		.value = value,	/* SEEN: the value; ARM: on = 1 */
+	};
+	size_t len;
+	int r;
+
+	_Static_assert(sizeof(struct esp_seen_req) ==
+		       sizeof(struct esp_arm_req), "same shape");
+	if (c->fd < 0 || !s->held || s->space != c->space)
+		return -ENOTCONN;
+	r = errseq__call_locked(c, &req, sizeof(req), &len, NULL);
+	if (r == 0 && len != sizeof(struct esp_hdr)) {
+		errseq__drop_locked(c);
+		r = ERRSEQ_EPROTO;
+	}
+	return r;
+}
+
+int errseq__request_seen(struct errseq_slot *s, uint32_t value, bool block)
+{
+	struct errseq_client *c = s->client;
+	int r;
+
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	if (block)
+		pthread_mutex_lock(&c->mutex);
+	else if (pthread_mutex_trylock(&c->mutex) != 0)
+		return -EBUSY;
+	r = slot_request_locked(s, ESP_OP_SEEN, value);
+	pthread_mutex_unlock(&c->mutex);
+	return r;
+}
+
+int errseq__request_arm(struct errseq_slot *s)
+{
+	struct errseq_client *c = s->client;
+	int r = 0;
+
+	if (errseq__forked(c))
+		return ERRSEQ_EFORKED;
+	pthread_mutex_lock(&c->mutex);
+	if (s->armed_conn != c->conn_id || c->fd < 0) {
+		r = slot_request_locked(s, ESP_OP_ARM, 1);
+		if (r == 0)
+			s->armed_conn = c->conn_id;
+	}
+	pthread_mutex_unlock(&c->mutex);
+	return r;
 }
 
 /* Sleep @ms or until kicked.  Returns true if the client is closing. */

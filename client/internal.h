@@ -8,9 +8,10 @@
  *    `- struct errseq_client
  *        |- mutex     serialises every request/reply exchange and every
  *        |            change of the connection (fd, map, incarnation)
- *        |- map  ---> struct errseq__map (the mapped data segment)
+ *        |- space ---> struct errseq__space (the chunks mapped, one
+ *        |            daemon state)
  *        `- slots (list)                   links guarded by registry_lock
- *            `- struct errseq_slot  ---> map it points into (refcounted)
+ *            `- struct errseq_slot  ---> space it points into (refcounted)
  *                `- cursors (list)         links guarded by registry_lock
  *                    `- struct errseq_cursor (own mutex for its cursor)
  *
@@ -67,17 +68,21 @@ static inline void errseq__list_del(struct errseq__link *n)
 	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
 
 /*
- * One mapping of a data segment.  The client holds one reference on its
- * current map, every slot handle one on the map its shm pointer points
- * into; the last reference unmaps.  A map outlives a segment replacement
- * (new incarnation) for as long as stale handles point into it.
- * refs is guarded by errseq__registry_lock.
+ * The chunks of one daemon state (incarnation) that this client mapped:
+ * each chunk lazily, when an OPEN reply first carried its fd, read-write if
+ * the daemon said we may write it, else read-only.  The client holds one
+ * reference on its current space, every slot handle one on the space its
+ * shm pointer points into; the last reference unmaps every chunk.  A space
+ * outlives a state replacement (new incarnation) for as long as stale
+ * handles point into it.  refs is guarded by errseq__registry_lock; the
+ * chunk table by the client's mutex.
  */
-struct errseq__map {
-	void *base;
-	size_t size;
+struct errseq__space {
 	uint64_t incarnation;
-	uint32_t slot_count;
+	uint32_t max_slots;		/* from HELLO */
+	uint32_t max_chunks;
+	void **base;			/* [max_chunks]: mapping or NULL */
+	uint8_t *writable;		/* [max_chunks]: mapped PROT_WRITE */
 	unsigned refs;
 };
 
@@ -87,7 +92,8 @@ struct errseq_client {
 	int fd;				/* connection, -1 while away */
 	uint64_t conn_id;		/* bumped at every (re)connect */
 	uint32_t seq;			/* last request seq used */
-	struct errseq__map *map;	/* current segment */
+	struct errseq__space *space;	/* current daemon state's chunks */
+	uint32_t daemon_uid;		/* from HELLO */
 	struct errseq__link slots;	/* open struct errseq_slot */
 	struct errseq__link all;	/* in errseq__clients */
 	unsigned fork_gen;		/* errseq__fork_gen at open */
@@ -102,14 +108,15 @@ struct errseq_client {
 
 struct errseq_slot {
 	/* The data path reads only these first fields. */
-	struct esd_slot *shm;		/* the slot in map->base */
+	struct esd_slot *shm;		/* the slot in its chunk's mapping */
 	uint64_t gen_hi;		/* gen << 32; 0: stale (atomic) */
-	uint32_t local_waiters;		/* threads of ours in wait (atomic) */
+	bool writable;			/* mapped read-write: set allowed */
 	uint32_t index;
 	uint32_t gen;			/* as opened (for CLOSE/REATTACH) */
 	bool held;			/* this connection holds it (mutex) */
+	uint64_t armed_conn;		/* conn_id it was ARMed on (mutex) */
 	struct errseq_client *client;
-	struct errseq__map *map;
+	struct errseq__space *space;
 	struct errseq__link link;	/* in client->slots */
 	struct errseq__link cursors;	/* struct errseq_cursor */
 	uint32_t name_len;
@@ -126,8 +133,14 @@ static inline uint64_t errseq__slot_gen(const struct errseq_slot *s)
 	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
 }
 
-/* errseq_slot_check, inlined into errseq_cursor_check's lock-free fast
- * path so that a cursor check is one call, not two. */
+/*
+ * errseq_slot_check, inlined into errseq_cursor_check's lock-free fast
+ * path so that a cursor check is one call, not two.  A read-only handle
+ * whose SEEN request could not reach the daemon holds since = value |
+ * SEEN while the word still lacks SEEN; that is the same value (a word
+ * never loses SEEN but by a set, which changes counter or errno), so it
+ * is "nothing new", not a second report.
+ */
 static inline int errseq__slot_check(struct errseq_slot *s, errseq_t since)
 {
 	/* acquire: pairs with set */
@@ -135,6 +148,10 @@ static inline int errseq__slot_check(struct errseq_slot *s, errseq_t since)
 
 	if ((w & ERRSEQ__GEN_MASK) != errseq__slot_gen(s))
 		return ERRSEQ_ESTALE;
+	if ((uint32_t)w == since)
+		return 0;
+	if (!s->writable && ((uint32_t)w | ERRSEQ_SEEN) == since)
+		return 0;
 	return errseq__check_of((uint32_t)w, since);
 }
 
@@ -160,8 +177,29 @@ static inline bool errseq__forked(const struct errseq_client *c)
 					       __ATOMIC_RELAXED);
 }
 
-/* Drop one reference on @m (registry lock held); unmaps at zero. */
-void errseq__map_put_locked(struct errseq__map *m) ERRSEQ__HIDDEN;
+/* Drop one reference on @sp (registry lock held); unmaps at zero. */
+void errseq__space_put_locked(struct errseq__space *sp) ERRSEQ__HIDDEN;
+
+/*
+ * conn.c: make chunk @chunk of c->space usable: map @fd (from an OPEN
+ * reply, or -1 if none came) read-write if @writable, else read-only.
+ * Takes @fd.  Returns 0 (mapped now or before), or ERRSEQ_EPROTO (no fd
+ * for an unmapped chunk, a bad fd), or -errno.  c->mutex held.
+ */
+int errseq__chunk_attach_locked(struct errseq_client *c, uint32_t chunk,
+				int fd, bool writable) ERRSEQ__HIDDEN;
+
+/*
+ * conn.c: ask the daemon to mark value @value of @s seen (a read-only
+ * handle; if !@block, only when the client's lock is free at once), or to
+ * count this connection among the waiters of @s (once per connection).
+ * Best effort from the data path: returns 0, or a negative code if the
+ * daemon could not be asked (away, fork child); the caller then goes on
+ * without it (doc/design.md says what that costs).
+ */
+int errseq__request_seen(struct errseq_slot *s, uint32_t value,
+			 bool block) ERRSEQ__HIDDEN;
+int errseq__request_arm(struct errseq_slot *s) ERRSEQ__HIDDEN;
 
 /*
  * slot.c: wait with an absolute CLOCK_MONOTONIC @deadline (NULL: forever).
@@ -171,7 +209,8 @@ int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
 			    const struct timespec *deadline) ERRSEQ__HIDDEN;
 
 /* slot.c: turn @s stale (gen 0) and wake its waiters in this process.
- * Called by the reconnect code when the segment was replaced. */
+ * Called by the reconnect code when the daemon's state was replaced.
+ * Writes nothing shared and never waits. */
 void errseq__slot_mark_stale(struct errseq_slot *s) ERRSEQ__HIDDEN;
 
 /* cursor.c: free every cursor of @s (registry lock held). */

@@ -22,32 +22,21 @@
  * step: a set racing the daemon's delete either lands before it or fails.
  * The errseq arithmetic is common/errseq_word.h's, shared with errseq.c.
  *
- * Memory orders (doc/design.md): set's CAS is seq_cst (it pairs with the
- * waiter protocol below) and acquire on failure (the value found is used to
- * retry); readers load with acquire, pairing with set, so a watcher told of
- * an error also sees what the producer wrote before recording it;
- * check_and_advance's SEEN CAS is acq_rel, relaxed on failure (the value
- * found is not used); statistics are relaxed (diagnostics, ordered with
- * nothing).  The handle's gen_hi is read relaxed: it changes once, from the
- * slot's generation to 0, and a call that still sees the old generation is
- * simply ordered before the replacement.
+ * Memory orders and the waiting protocol are told once, in
+ * doc/shm-layout.md ("The slot word" and "Waiting"); in short: set's CAS is
+ * seq_cst (it pairs with the daemon's store of `waiters`), readers load
+ * with acquire, statistics are relaxed.
  *
- * Waiting: errseq_slot_wait sleeps with a shared FUTEX_WAIT on the low half
- * of the word (offset 0 on little-endian) and counts itself in the slot's
- * `waiters`; set issues FUTEX_WAKE only when `waiters` is non-zero:
+ * Rights.  A handle on a slot this user may not write maps its chunk
+ * read-only: set returns -EPERM, and check_and_advance, instead of its own
+ * SEEN CAS, asks the daemon to make the same CAS (one round trip per
+ * reported error, never per check).
  *
- *   waiter                          setter
- *   waiters += 1      (seq_cst)     CAS word           (seq_cst)
- *   reload word       (seq_cst)     load waiters       (seq_cst)
- *   unchanged: FUTEX_WAIT(since)    != 0: FUTEX_WAKE(all)
- *   waiters -= 1
- *
- * At least one side sees the other, and FUTEX_WAIT re-checks the value in
- * the kernel, so no wake-up is lost; a set with no waiter makes no syscall.
- * The daemon's delete flips the low half and wakes, so sleepers see the new
- * generation.  A segment replacement changes no word, so the reconnect code
- * wakes this process's sleepers through local_waiters (see
- * errseq__slot_mark_stale).
+ * Waiting.  A waiter asks the daemon once per connection to count it in the
+ * slot's `waiters` (ARM); a setter that changed the word and sees waiters
+ * != 0 issues FUTEX_WAKE.  `waiters` is in memory the slot's writers can
+ * scribble on, so sleeps are bounded (ESQ_WAIT_SLICE_MS) and re-check the
+ * word: a zeroed `waiters` costs latency, never a lost report.
  */
 #include "config.h"
 
@@ -62,6 +51,8 @@
 #include "common/errseq_word.h"
 #include "common/visibility.h"
 #include "client/internal.h"
+
+#define ESQ_WAIT_SLICE_MS	250	/* longest sleep without a re-check */
 
 /* The futex word: the low half of the slot word (little-endian). */
 static inline uint32_t *slot_futex(const struct errseq_slot *s)
@@ -84,6 +75,8 @@ ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 
 	if (!errseq__err_valid(err))
 		return -EINVAL;	/* nothing stored, nothing counted */
+	if (!s->writable)
+		return -EPERM;	/* read-only mapping: nothing stored */
 
 	/* acquire: the new value is computed from what we read */
 	w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
@@ -118,7 +111,7 @@ ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 			 __atomic_load_n(&errseq__pid, __ATOMIC_RELAXED),
 			 __ATOMIC_RELAXED);
 
-	/* seq_cst: pairs with the waiter's increment (table above). */
+	/* seq_cst: pairs with the daemon's store of waiters at ARM. */
 	if (changed && __atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) != 0)
 		futex_wake_all(slot_futex(s));
 	return 0;
@@ -153,7 +146,17 @@ ERRSEQ_EXPORT int errseq_slot_check_and_advance(struct errseq_slot *s,
 		return 0;
 
 	next = low | ERRSEQ_SEEN;
-	if (next != low) {
+	if (!s->writable) {
+		/* Reported already, but the daemon could not mark it then. */
+		if (next == *since) {
+			if (next != low)
+				(void)errseq__request_seen(s, low, false);
+			return 0;
+		}
+		/* The daemon makes our SEEN CAS, before we report. */
+		if (next != low)
+			(void)errseq__request_seen(s, low, true);
+	} else if (next != low) {
 		/*
 		 * One try only.  If it fails, a setter moved the word on (we
 		 * report that next time), another watcher set SEEN for us, or
@@ -210,16 +213,9 @@ int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
 {
 	int r;
 
-	/*
-	 * local_waiters: seq_cst, pairs with errseq__slot_mark_stale, which
-	 * zeroes gen_hi (seq_cst) and then wakes until local_waiters is 0.
-	 * Either it sees us counted and wakes us, or our gen load below sees
-	 * the zero: a segment replacement cannot leave us asleep.
-	 */
-	__atomic_fetch_add(&s->local_waiters, 1, __ATOMIC_SEQ_CST);
 	for (;;) {
-		struct timespec rel;
-		uint64_t gen = __atomic_load_n(&s->gen_hi, __ATOMIC_SEQ_CST);
+		struct timespec rel, slice = { 0, ESQ_WAIT_SLICE_MS * 1000000L };
+		uint64_t gen = errseq__slot_gen(s);
 		/* acquire: pairs with set; a waiter told of a change sees
 		 * what the producer wrote before it */
 		uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
@@ -235,36 +231,36 @@ int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
 				r = -ETIMEDOUT;	/* looked once more above */
 				break;
 			}
+			if (rel.tv_sec == 0 && rel.tv_nsec < slice.tv_nsec)
+				slice = rel;
 		}
-
-		/* seq_cst, both: the waiter side of the table above */
-		__atomic_fetch_add(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
-		w = __atomic_load_n(&s->shm->word, __ATOMIC_SEQ_CST);
-		err = 0;
-		if (wait_verdict(w, gen, since) > 0) {
-			fr = syscall(SYS_futex, slot_futex(s), FUTEX_WAIT,
-				     since, deadline ? &rel : NULL, NULL, 0);
-			err = fr == 0 ? 0 : errno;
+		/* Count us among the waiters (once per connection), then look
+		 * again before sleeping: a set between the look above and the
+		 * ARM did not know to wake us. */
+		if (errseq__request_arm(s) == 0) {
+			/* seq_cst: the daemon stored waiters (seq_cst) before
+			 * replying; a setter that read 0 CASed before it */
+			w = __atomic_load_n(&s->shm->word, __ATOMIC_SEQ_CST);
+			if (wait_verdict(w, gen, since) <= 0)
+				continue;
 		}
-		__atomic_fetch_sub(&s->shm->waiters, 1, __ATOMIC_SEQ_CST);
-
+		fr = syscall(SYS_futex, slot_futex(s), FUTEX_WAIT, since,
+			     &slice, NULL, 0);
+		err = fr == 0 ? 0 : errno;
 		if (err == EINTR) {
 			r = -EINTR;
 			break;
 		}
 		/*
-		 * Woken (err 0), the value moved before we slept (EAGAIN),
-		 * the reload saw a change (no sleep), or the timeout ran out
-		 * (ETIMEDOUT: the next turn looks once more, finds the
-		 * deadline passed and reports -ETIMEDOUT if nothing changed).
-		 * Any other error is a bug (EFAULT, ENOSYS): report it.
+		 * Woken (0), the value moved before we slept (EAGAIN), or the
+		 * slice ran out (ETIMEDOUT): look again.  Any other error is a
+		 * bug (EFAULT, ENOSYS): report it.
 		 */
 		if (err != 0 && err != EAGAIN && err != ETIMEDOUT) {
 			r = -err;
 			break;
 		}
 	}
-	__atomic_fetch_sub(&s->local_waiters, 1, __ATOMIC_SEQ_CST);
 	return r;
 }
 
@@ -281,16 +277,11 @@ ERRSEQ_EXPORT int errseq_slot_wait(struct errseq_slot *s, errseq_t since,
 
 void errseq__slot_mark_stale(struct errseq_slot *s)
 {
-	/* seq_cst: pairs with the local_waiters increment in wait */
-	__atomic_store_n(&s->gen_hi, 0, __ATOMIC_SEQ_CST);
-	while (__atomic_load_n(&s->local_waiters, __ATOMIC_SEQ_CST) != 0) {
-		struct timespec ms = { 0, 1000000L };
-
-		/* A waiter may be between its checks and FUTEX_WAIT: wake
-		 * until every waiter of ours has seen gen 0 and left. */
-		futex_wake_all(slot_futex(s));
-		nanosleep(&ms, NULL);
-	}
+	/* relaxed: see errseq__slot_gen.  Our sleepers notice at their next
+	 * look (at most one slice); the wake makes that now.  Nothing shared
+	 * is written and nothing is waited for, whatever the old chunk holds. */
+	__atomic_store_n(&s->gen_hi, 0, __ATOMIC_RELAXED);
+	futex_wake_all(slot_futex(s));
 }
 
 ERRSEQ_EXPORT const char *errseq_slot_name(const struct errseq_slot *s)

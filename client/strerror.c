@@ -20,7 +20,7 @@ ERRSEQ_EXPORT const char *errseq_strerror(int code)
 	case 0:
 		return "success";
 	case ERRSEQ_ESTALE:
-		return "stale slot: it was deleted or the segment replaced; "
+		return "stale slot: it was deleted or the daemon's state replaced; "
 		       "reopen it by name";
 	case ERRSEQ_EFORKED:
 		return "client inherited across fork(): open a new client in "
@@ -28,6 +28,9 @@ ERRSEQ_EXPORT const char *errseq_strerror(int code)
 	case ERRSEQ_EPROTO:
 		return "errseqd broke the protocol (version or layout "
 		       "mismatch, or a malformed reply)";
+	case ERRSEQ_EUNSAFE:
+		return "refusing an untrusted daemon: it runs as another user, "
+		       "or its socket directory is not safe";
 	}
 	if (code == INT_MIN)
 		return "unknown error";

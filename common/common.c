@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "common/common.h"
@@ -22,7 +23,7 @@ static int put(char *buf, size_t len, int n)
 
 int esd_default_socket(char *buf, size_t len)
 {
-	const char *env = getenv("ERRSEQD_SOCKET");
+	const char *env = secure_getenv("ERRSEQD_SOCKET");
 	const char *xdg;
 
 	if (env && *env)
@@ -30,7 +31,7 @@ int esd_default_socket(char *buf, size_t len)
 	if (geteuid() == 0)
 		return put(buf, len,
 			   snprintf(buf, len, "/run/errseqd/errseqd.sock"));
-	xdg = getenv("XDG_RUNTIME_DIR");
+	xdg = secure_getenv("XDG_RUNTIME_DIR");
 	if (xdg && *xdg == '/')
 		return put(buf, len, snprintf(buf, len,
 					      "%s/errseqd/errseqd.sock", xdg));
@@ -80,4 +81,29 @@ int esd_shm_name_check(const char *name)
 		if (!name_char_ok((unsigned char)name[i], "._-"))
 			return -EINVAL;
 	return 0;
+}
+
+int esd_take_passed_fd(struct msghdr *msg)
+{
+	int got = -1;
+
+	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
+	     cm = CMSG_NXTHDR(msg, cm)) {
+		size_t n;
+
+		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+			continue;
+		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+		for (size_t i = 0; i < n; i++) {
+			int fd;
+
+			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
+			       sizeof(int));
+			if (got < 0)
+				got = fd;
+			else
+				close(fd);
+		}
+	}
+	return got;
 }

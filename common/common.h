@@ -31,6 +31,15 @@ int esd_name_check(const char *name, size_t len);
  * ESD_REG_SUFFIX)?  0 or -EINVAL. */
 int esd_shm_name_check(const char *name);
 
+struct msghdr;
+
+/*
+ * esd_take_passed_fd - the one scan of a received message's SCM_RIGHTS:
+ * returns the first fd passed in @msg (or -1) and closes every other one,
+ * so a peer can never leave fds behind in us.
+ */
+int esd_take_passed_fd(struct msghdr *msg);
+
 /* Clock @clk in nanoseconds. */
 static inline uint64_t esd_now_ns(clockid_t clk)
 {

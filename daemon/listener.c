@@ -23,18 +23,7 @@
 
 #define LISTEN_FDS_START 3	/* sd_listen_fds(3): passed fds begin here */
 
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static int fail(char *err, size_t errlen, int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return code;
-}
+#define fail esd_errf
 
 /* Is this process socket-activated?  Returns LISTEN_FDS, or 0. */
 static int listen_fds(void)
@@ -61,10 +50,17 @@ static int adopt_activated(struct esd_listener *l, int n, char *err,
 	socklen_t len = sizeof(int);
 	struct sockaddr_un sun;
 	socklen_t slen = sizeof(sun);
+	struct stat sb;
 
-	unsetenv("LISTEN_PID");
-	unsetenv("LISTEN_FDS");
-	unsetenv("LISTEN_FDNAMES");
+	/* With --persist fdstore, systemd passes the stored memfds too
+	 * (daemon/store.c takes them by name): the socket is the first fd
+	 * that is a socket.  The environment stays for the store to read. */
+	for (int i = 0; i < n; i++)
+		if (fstat(LISTEN_FDS_START + i, &sb) == 0 &&
+		    S_ISSOCK(sb.st_mode)) {
+			fd = LISTEN_FDS_START + i;
+			break;
+		}
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
 	    (len = sizeof(int),
 	     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len)) < 0 ||
@@ -82,8 +78,7 @@ static int adopt_activated(struct esd_listener *l, int n, char *err,
 	    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 		return fail(err, errlen, -errno, "cannot set up the "
 			    "socket-activated fd 3: %s", strerror(errno));
-	if (n > 1)
-		esd_warn("systemd passed %d sockets; using fd 3 only", n);
+
 	l->fd = fd;
 	l->activated = true;
 	memset(&sun, 0, sizeof(sun));
@@ -148,8 +143,15 @@ static int check_tmp_dir(const char *dir, char *err, size_t errlen)
 			    "directory (remove it)", dir);
 	if (st.st_uid != geteuid())
 		return fail(err, errlen, -EPERM, "refusing %s: owned by uid "
-			    "%u, not by us (uid %u); remove it", dir,
+			    "%u, not by us (uid %u), so it may be a trap for "
+			    "our clients; set XDG_RUNTIME_DIR or pass --socket "
+			    "elsewhere (ask root to remove it)", dir,
 			    (unsigned)st.st_uid, (unsigned)geteuid());
+	if (st.st_mode & 022)
+		return fail(err, errlen, -EPERM, "refusing %s: writable by "
+			    "group or others (mode %04o); chmod go-w it, or "
+			    "set XDG_RUNTIME_DIR", dir,
+			    (unsigned)(st.st_mode & 07777));
 	return 0;
 }
 

@@ -7,7 +7,8 @@ daemon_libesd_la_SOURCES = \
 	daemon/options.c daemon/options.h \
 	daemon/sdnotify.c daemon/sdnotify.h \
 	daemon/slotword.c daemon/slotword.h \
-	daemon/segment.c daemon/segment.h \
+	daemon/store.c daemon/store.h \
+	daemon/quota.c daemon/quota.h \
 	daemon/registry.c daemon/registry.h \
 	daemon/holds.c daemon/holds.h \
 	daemon/request.c daemon/request.h \

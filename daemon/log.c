@@ -12,8 +12,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "daemon/log.h"
 
 static int log_threshold = ESD_LOG_INFO;
@@ -42,19 +45,57 @@ int esd_log_parse_level(const char *s)
 	return -EINVAL;
 }
 
-const char *esd_log_level_name(int level)
-{
-	if (level < 0 || level > ESD_LOG_DEBUG)
-		return "?";
-	return level_names[level];
-}
-
 void esd_log_init(int level)
 {
+	/* systemd.exec(5): JOURNAL_STREAM is "DEV:INODE" of the stream
+	 * stderr was connected to; only if stderr is still that stream do
+	 * records go to the journal (priority prefix, no timestamp).  A
+	 * program that inherited the variable but redirected stderr gets
+	 * plain timestamped lines. */
 	const char *js = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char tail;
 
 	log_threshold = level;
-	log_journal = js && *js;
+	log_journal = js && sscanf(js, "%llu:%llu%c", &dev, &ino, &tail) == 2 &&
+		      fstat(STDERR_FILENO, &sb) == 0 &&
+		      (unsigned long long)sb.st_dev == dev &&
+		      (unsigned long long)sb.st_ino == ino;
+}
+
+bool esd_log_to_journal(void)
+{
+	return log_journal;
+}
+
+int esd_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return code;
+}
+
+bool esd_ratelimit(struct esd_ratelimit *rl, uint32_t *suppressed)
+{
+	uint64_t now = esd_now_ns(CLOCK_MONOTONIC);
+
+	*suppressed = 0;
+	if (now - rl->start_ns >= rl->interval_ns) {
+		*suppressed = rl->dropped;
+		rl->start_ns = now;
+		rl->count = 0;
+		rl->dropped = 0;
+	}
+	if (rl->count < rl->burst) {
+		rl->count++;
+		return true;
+	}
+	rl->dropped++;
+	return false;
 }
 
 bool esd_log_enabled(int level)
@@ -73,9 +114,18 @@ void esd_log(int level, const char *fmt, ...)
 		return;
 	if (log_journal)
 		r = snprintf(buf, sizeof(buf), "<%d>", level_prio[level]);
-	else
-		r = snprintf(buf, sizeof(buf), "errseqd: %s: ",
+	else {
+		struct timespec ts;
+		struct tm tm;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		r = snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d."
+			     "%03ldZ errseqd: %s: ", tm.tm_year + 1900,
+			     tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+			     tm.tm_sec, ts.tv_nsec / 1000000L,
 			     level_names[level]);
+	}
 	n = r > 0 ? (size_t)r : 0;
 
 	va_start(ap, fmt);

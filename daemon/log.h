@@ -10,6 +10,8 @@
 #define ERRSEQD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 enum esd_log_level {
 	ESD_LOG_ERROR = 0,
@@ -24,8 +26,39 @@ enum esd_log_level {
  */
 int esd_log_parse_level(const char *s);
 
-/* The name of @level, as esd_log_parse_level accepts it. */
-const char *esd_log_level_name(int level);
+/* esd_log_to_journal - do records go to the journal (JOURNAL_STREAM
+ * names our stderr), with "<N>" priorities and no timestamp? */
+bool esd_log_to_journal(void);
+
+/*
+ * esd_errf - format a one-line reason into @err (@errlen bytes) and return
+ * @code: the one helper every setup step uses to fail with a message.
+ */
+int esd_errf(char *err, size_t errlen, int code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* esd_refuse - set *@why (if @why) to @reason and return @code: how a
+ * decoder or an op says no. */
+static inline int esd_refuse(const char **why, int code, const char *reason)
+{
+	if (why)
+		*why = reason;
+	return code;
+}
+
+/* A token bucket for log lines a peer can provoke: at most @burst records
+ * per @interval_ns. */
+struct esd_ratelimit {
+	uint64_t interval_ns;
+	uint32_t burst;
+	uint32_t count, dropped;
+	uint64_t start_ns;
+};
+
+/* esd_ratelimit - may one more record go out now?  When a new interval
+ * starts, *@suppressed gets how many were dropped in the last one (to be
+ * reported), else 0. */
+bool esd_ratelimit(struct esd_ratelimit *rl, uint32_t *suppressed);
 
 /*
  * esd_log_init - set the threshold (records above it are dropped) and pick

@@ -1,6 +1,6 @@
 /*
  * main.c - errseqd: parse the command line, set up (listening socket,
- * segments, registry, server), run the libevent loop, tear down.
+ * store, registry, server), run the libevent loop, tear down.
  * Everything else lives in libesd (the other files of daemon/).
  */
 #include "config.h"
@@ -21,7 +21,7 @@
 #include "daemon/options.h"
 #include "daemon/registry.h"
 #include "daemon/sdnotify.h"
-#include "daemon/segment.h"
+#include "daemon/store.h"
 #include "daemon/server.h"
 
 /* Raise the soft fd limit to the hard one: every client is an fd. */
@@ -50,13 +50,19 @@ static void raise_nofile(uint32_t max_clients)
  * configuration to reload, and a hang-up of the terminal it runs in should
  * not leave the socket behind. */
 static const int stop_signals[] = { SIGTERM, SIGINT, SIGHUP };
+
+/* Signals that would kill the daemon by default but mean nothing to it:
+ * ignored, so a stray kill -USR1 never leaves the socket behind. */
+static const int ignored_signals[] = { SIGPIPE, SIGUSR1, SIGUSR2, SIGALRM,
+				       SIGVTALRM, SIGPROF, SIGPOLL };
 #define N_STOP_SIGNALS (sizeof(stop_signals) / sizeof(stop_signals[0]))
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
 	struct event_base *base = arg;
 
-	esd_info("%s received; stopping", sig == SIGTERM ? "SIGTERM" :
+	esd_info("%s received; stopping (the state keeper keeps the slots "
+		 "for the next start)", sig == SIGTERM ? "SIGTERM" :
 		 sig == SIGINT ? "SIGINT" : "SIGHUP");
 	esd_sd_notify("STOPPING=1");
 	event_base_loopbreak(base);
@@ -66,10 +72,11 @@ int main(int argc, char **argv)
 {
 	struct esd_options o;
 	struct esd_listener lis = { .fd = -1 };
-	struct esd_segment seg = { .fd = -1, .reg_fd = -1 };
+	struct esd_store st = { .reg_fd = -1, .keeper_fd = -1 };
 	struct esd_registry reg;
+	struct esd_quota quota = { 0 };
 	struct esd_rebuild_stats rs;
-	struct esd_segment_params sp;
+	struct esd_store_params sp;
 	struct esd_server_config cfg;
 	struct esd_server *srv = NULL;
 	struct event_base *base = NULL;
@@ -92,10 +99,19 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	esd_log_init(o.log_level);
-	signal(SIGPIPE, SIG_IGN);
+	for (size_t i = 0; i < sizeof(ignored_signals) / sizeof(int); i++)
+		signal(ignored_signals[i], SIG_IGN);
+	if (o.shm_given)
+		esd_info("--shm is obsolete and ignored: slots live in memfds "
+			 "that no other user can name");
 	raise_nofile(o.max_clients);
 	cfg.max_clients = o.max_clients;
 	cfg.max_open = o.max_open;
+	cfg.hello_timeout_ms = o.hello_timeout_ms;
+	quota.max_conns = o.max_uid_clients;
+	quota.max_slots = o.max_uid_slots;
+	quota.max_holds = o.max_uid_holds;
+	quota.exempt_uid = (uint32_t)geteuid();
 	cfg.start_ns = esd_now_ns(CLOCK_REALTIME);
 	cfg.start_mono_ns = esd_now_ns(CLOCK_MONOTONIC);
 
@@ -123,65 +139,74 @@ int main(int argc, char **argv)
 		goto out_loop;
 	}
 
-	sp = (struct esd_segment_params){
-		.name = o.shm_name, .slots = o.slots, .mode = o.mode,
-		.have_group = o.have_group, .gid = o.gid,
-		.recreate = o.recreate, .start_ns = cfg.start_ns,
+	sp = (struct esd_store_params){
+		.slots = o.slots, .recreate = o.recreate,
+		.persist = (enum esd_persist)o.persist,
+		.socket_path = lis.path, .keep_state_s = o.keep_state_s,
 	};
-	r = esd_segment_open(&seg, &sp, err, sizeof(err));
+	r = esd_store_open(&st, &sp, err, sizeof(err));
 	if (r < 0) {
 		esd_error("%s", err);
 		goto out_lis;
 	}
-	if (seg.retired_old)
-		esd_info("retired the old segment %s: %u live slots made "
-			 "stale", seg.name, seg.retired_live);
-	esd_info("%s segment %s (%u slots, %zu bytes, incarnation %016llx)",
-		 seg.created ? "created" : "adopted", seg.name,
-		 seg.slot_count, seg.size,
-		 (unsigned long long)seg.incarnation);
+	esd_info("%s state: %u chunks of %u slots, maximum %u slots, "
+		 "incarnation %016llx%s", st.created ? "new" : "adopted",
+		 st.chunks, ESD_CHUNK_SLOTS, st.max_slots,
+		 (unsigned long long)st.incarnation,
+		 st.persist == ESD_PERSIST_KEEPER ? " (kept by errseqd-keeper)" :
+		 st.persist == ESD_PERSIST_FDSTORE ? " (kept in systemd's fd "
+		 "store)" : " (not kept across restarts)");
+	if (!st.created && o.slots != st.max_slots)
+		esd_info("--slots %u ignored: the kept state's maximum is %u "
+			 "(--recreate to change it)", o.slots, st.max_slots);
 
-	r = esd_registry_init(&reg, seg.base, seg.reg, seg.slot_count, &rs);
+	r = esd_registry_init(&reg, &st, &quota, geteuid(), &rs);
 	if (r < 0) {
-		esd_error("cannot index %u slots: %s", seg.slot_count,
+		esd_error("cannot index %u slots: %s", st.max_slots,
 			  strerror(-r));
 		goto out_seg;
 	}
-	if (!seg.created)
-		esd_info("registry %s: %u live slots, %u free; repaired: %u "
-			 "deletes finished, %u creates rolled back, %u words, "
-			 "%u entries dropped", seg.reg_name, rs.live, rs.free,
-			 rs.finished_deletes, rs.rolled_back,
-			 rs.repaired_words, rs.dropped);
+	if (!st.created)
+		esd_info("registry: %u live slot%s, %u free; repaired: %u "
+			 "delete%s finished, %u create%s rolled back, %u "
+			 "word%s restored, %u entr%s dropped", rs.live,
+			 rs.live == 1 ? "" : "s", rs.free,
+			 rs.finished_deletes,
+			 rs.finished_deletes == 1 ? "" : "s", rs.rolled_back,
+			 rs.rolled_back == 1 ? "" : "s", rs.repaired_words,
+			 rs.repaired_words == 1 ? "" : "s", rs.dropped,
+			 rs.dropped == 1 ? "y" : "ies");
 
-	r = esd_server_new(base, lis.fd, &seg, &reg, &cfg, &srv);
+	r = esd_server_new(base, lis.fd, &st, &reg, &quota, &cfg, &srv);
 	if (r < 0) {
 		esd_error("cannot start the server: %s", strerror(-r));
 		goto out_reg;
 	}
 
-	snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving %u slots "
-		 "(%s) on %s\nMAINPID=%d", seg.slot_count, seg.name, lis.path,
+	snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving %u of %u "
+		 "slots on %s\nMAINPID=%d", reg.live, st.max_slots, lis.path,
 		 (int)getpid());
 	r = esd_sd_notify(state);
 	if (r < 0)
 		esd_warn("sd_notify: %s", strerror(-r));
-	esd_info("ready: %u slots in %s, listening on %s%s (pid %d)",
-		 seg.slot_count, seg.name, lis.path,
+	esd_info("ready: %u of %u slots in use, listening on %s%s (pid %d)",
+		 reg.live, st.max_slots, lis.path,
 		 lis.activated ? " (socket-activated)" : "", (int)getpid());
 
 	if (event_base_dispatch(base) < 0)
 		esd_error("the event loop failed");
 	else
 		status = 0;
-	esd_info("stopped (%u clients disconnected)",
-		 esd_server_clients(srv));
+	esd_info("stopped (%u client%s disconnected)",
+		 esd_server_clients(srv),
+		 esd_server_clients(srv) == 1 ? "" : "s");
 	esd_server_free(srv);
 
 out_reg:
 	esd_registry_fini(&reg);
 out_seg:
-	esd_segment_close(&seg);
+	esd_store_close(&st);
+	esd_quota_fini(&quota);
 out_lis:
 	esd_listener_close(&lis);
 out_loop:

@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/common.h"
 #include "common/shm_layout.h"
@@ -29,6 +30,12 @@ enum {
 	OPT_LOG_LEVEL,
 	OPT_MAX_CLIENTS,
 	OPT_MAX_OPEN,
+	OPT_UID_CLIENTS,
+	OPT_UID_SLOTS,
+	OPT_UID_HOLDS,
+	OPT_HELLO_TIMEOUT,
+	OPT_PERSIST,
+	OPT_KEEP_STATE,
 	OPT_VERSION,
 	OPT_HELP,
 };
@@ -43,23 +50,18 @@ static const struct option long_opts[] = {
 	{ "log-level", required_argument, NULL, OPT_LOG_LEVEL },
 	{ "max-clients", required_argument, NULL, OPT_MAX_CLIENTS },
 	{ "max-open", required_argument, NULL, OPT_MAX_OPEN },
+	{ "max-clients-per-uid", required_argument, NULL, OPT_UID_CLIENTS },
+	{ "max-slots-per-uid", required_argument, NULL, OPT_UID_SLOTS },
+	{ "max-open-per-uid", required_argument, NULL, OPT_UID_HOLDS },
+	{ "hello-timeout", required_argument, NULL, OPT_HELLO_TIMEOUT },
+	{ "persist", required_argument, NULL, OPT_PERSIST },
+	{ "keep-state", required_argument, NULL, OPT_KEEP_STATE },
 	{ "version", no_argument, NULL, OPT_VERSION },
 	{ "help", no_argument, NULL, OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errlen, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
+#define fail(err, errlen, ...) esd_errf(err, errlen, -EINVAL, __VA_ARGS__)
 
 /* A decimal number in [lo, hi], nothing else (no sign, no suffix). */
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
@@ -105,9 +107,16 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 	char *end;
 	unsigned long m;
 
+	bool uid_slots_given = false;
+
 	memset(o, 0, sizeof(*o));
 	o->slots = ESD_DEFAULT_SLOTS;
-	o->mode = ESD_DEFAULT_MODE;
+	o->mode = geteuid() == 0 ? ESD_DEFAULT_MODE_ROOT : ESD_DEFAULT_MODE_USER;
+	o->max_uid_clients = ESD_DEFAULT_UID_CLIENTS;
+	o->max_uid_holds = ESD_DEFAULT_UID_HOLDS;
+	o->hello_timeout_ms = ESD_DEFAULT_HELLO_MS;
+	o->persist = ESD_PERSIST_KEEPER;
+	o->keep_state_s = ESD_DEFAULT_KEEP_S;
 	o->log_level = ESD_LOG_INFO;
 	o->max_clients = ESD_DEFAULT_MAX_CLIENTS;
 	o->max_open = ESD_DEFAULT_MAX_OPEN;
@@ -140,6 +149,7 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 					    optarg);
 			snprintf(o->shm_name, sizeof(o->shm_name), "%s",
 				 optarg);
+			o->shm_given = true;
 			break;
 		case OPT_SLOTS:
 			if (parse_u32(optarg, 1, ESD_MAX_SLOTS, &o->slots) < 0)
@@ -188,6 +198,54 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 					    1u << 24);
 			o->max_open = v;
 			break;
+		case OPT_UID_CLIENTS:
+			if (parse_u32(optarg, 0, 1u << 20, &v) < 0)
+				return fail(err, errlen, "--max-clients-per-uid:"
+					    " '%s' is not a number in 0..%u",
+					    optarg, 1u << 20);
+			o->max_uid_clients = v;
+			break;
+		case OPT_UID_SLOTS:
+			if (parse_u32(optarg, 0, ESD_MAX_SLOTS, &v) < 0)
+				return fail(err, errlen, "--max-slots-per-uid: "
+					    "'%s' is not a number in 0..%u",
+					    optarg, ESD_MAX_SLOTS);
+			o->max_uid_slots = v;
+			uid_slots_given = true;
+			break;
+		case OPT_UID_HOLDS:
+			if (parse_u32(optarg, 0, 1u << 24, &v) < 0)
+				return fail(err, errlen, "--max-open-per-uid: "
+					    "'%s' is not a number in 0..%u",
+					    optarg, 1u << 24);
+			o->max_uid_holds = v;
+			break;
+		case OPT_HELLO_TIMEOUT:
+			if (parse_u32(optarg, 1, 3600000, &v) < 0)
+				return fail(err, errlen, "--hello-timeout: '%s' "
+					    "is not milliseconds in 1..3600000",
+					    optarg);
+			o->hello_timeout_ms = v;
+			break;
+		case OPT_PERSIST:
+			if (strcmp(optarg, "keeper") == 0)
+				o->persist = ESD_PERSIST_KEEPER;
+			else if (strcmp(optarg, "fdstore") == 0)
+				o->persist = ESD_PERSIST_FDSTORE;
+			else if (strcmp(optarg, "none") == 0)
+				o->persist = ESD_PERSIST_NONE;
+			else
+				return fail(err, errlen, "--persist: '%s' is "
+					    "not keeper, fdstore or none",
+					    optarg);
+			break;
+		case OPT_KEEP_STATE:
+			if (parse_u32(optarg, 1, 1u << 30, &v) < 0)
+				return fail(err, errlen, "--keep-state: '%s' is "
+					    "not seconds in 1..%u", optarg,
+					    1u << 30);
+			o->keep_state_s = v;
+			break;
 		case OPT_VERSION:
 			return ESD_OPTIONS_VERSION;
 		case OPT_HELP:
@@ -206,17 +264,19 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see "
 			    "--help)", argv[optind]);
+	o->slots = (o->slots + ESD_CHUNK_SLOTS - 1) / ESD_CHUNK_SLOTS *
+		   ESD_CHUNK_SLOTS;
+	if (!uid_slots_given)
+		o->max_uid_slots = esd_default_uid_slots(o->slots);
 	return ESD_OPTIONS_RUN;
 }
 
 void esd_options_usage(FILE *f)
 {
-	char sock[128], shm[ESD_SHM_NAME_MAX];
+	char sock[128];
 
 	if (esd_default_socket(sock, sizeof(sock)) < 0)
 		snprintf(sock, sizeof(sock), "(too long)");
-	if (esd_default_shm(shm, sizeof(shm)) < 0)
-		snprintf(shm, sizeof(shm), "(too long)");
 	fprintf(f,
 "Usage: errseqd [OPTION]...\n"
 "Serve named errseq_t slots in shared memory to local processes.\n"
@@ -224,24 +284,41 @@ void esd_options_usage(FILE *f)
 "\n"
 "  --socket PATH      listening socket (default %s;\n"
 "                     $ERRSEQD_SOCKET overrides the built-in default)\n"
-"  --shm NAME         data segment name (default %s); the registry is\n"
-"                     NAME%s\n"
-"  --slots N          slots in a new segment, 1..%u (default %u); an\n"
-"                     existing segment must have exactly N\n"
-"  --group GROUP      group (name or gid) of the socket and data segment\n"
-"                     (default: unchanged)\n"
-"  --mode OCTAL       mode of the socket and data segment (default %04o)\n"
-"  --recreate         discard existing segments (open handles turn stale)\n"
-"                     and create new ones\n"
+"  --slots N          global maximum of slots, rounded up to a multiple of\n"
+"                     %u, up to %u (default %u); memory grows in chunks\n"
+"                     of %u slots as they are created.  Kept state keeps\n"
+"                     its maximum: use --recreate to change it\n"
+"  --group GROUP      group (name or gid) of the socket (default: unchanged)\n"
+"  --mode OCTAL       mode of the socket (default %04o as root, %04o\n"
+"                     otherwise: who may connect at all)\n"
+"  --recreate         discard the kept state (open handles turn stale)\n"
+"  --persist HOW      keep slots across restarts with a keeper process\n"
+"                     (keeper, the default), systemd's fd store (fdstore)\n"
+"                     or not at all (none)\n"
+"  --keep-state S     the keeper holds the state S seconds without a\n"
+"                     daemon (default %u)\n"
 "  --log-level LEVEL  error, warn, info or debug (default info)\n"
 "  --max-clients N    connections at once (default %u)\n"
 "  --max-open N       slot handles held per connection (default %u)\n"
+"  --max-clients-per-uid N  connections per user (default %u; 0: no limit)\n"
+"  --max-slots-per-uid N    live slots a user may have created (default a\n"
+"                     quarter of --slots; 0: no limit)\n"
+"  --max-open-per-uid N     handles per user over all its connections\n"
+"                     (default %u; 0: no limit)\n"
+"  --hello-timeout MS close connections that send no HELLO by then\n"
+"                     (default %u)\n"
 "  --version          print the version and exit\n"
 "  --help             print this help and exit\n"
 "\n"
+"Per-user limits do not apply to root or to the daemon's own user.\n"
+"--shm NAME is accepted for compatibility and ignored: slots live in\n"
+"memfds that no other user can name.\n"
+"\n"
 "Exit status: 0 after SIGTERM/SIGINT/SIGHUP, 1 if startup failed, 2 on bad\n"
 "usage.\n",
-		sock, shm, ESD_REG_SUFFIX, ESD_MAX_SLOTS, ESD_DEFAULT_SLOTS,
-		ESD_DEFAULT_MODE, ESD_DEFAULT_MAX_CLIENTS,
-		ESD_DEFAULT_MAX_OPEN);
+		sock, ESD_CHUNK_SLOTS, ESD_MAX_SLOTS, ESD_DEFAULT_SLOTS,
+		ESD_CHUNK_SLOTS, ESD_DEFAULT_MODE_ROOT, ESD_DEFAULT_MODE_USER,
+		ESD_DEFAULT_KEEP_S, ESD_DEFAULT_MAX_CLIENTS,
+		ESD_DEFAULT_MAX_OPEN, ESD_DEFAULT_UID_CLIENTS,
+		ESD_DEFAULT_UID_HOLDS, ESD_DEFAULT_HELLO_MS);
 }

@@ -1,38 +1,33 @@
 /*
- * registry.c - slot names, generations and holders (see registry.h).
+ * registry.c - slot names, writer sets, generations and holders (see
+ * registry.h).
  *
- * Start-up rebuild.  One scan over the registry repairs what a kill -9 of
- * the daemon may have left half-done, judging the slot word of each entry
- * against the entry (the registry is the record; clients can scribble on
- * slot words, never on the registry):
+ * Start-up rebuild.  One scan over the entries of every chunk in use
+ * repairs what a kill -9 of the daemon may have left half-done.  It judges
+ * from the private record only: a slot word is client-writable memory, so a
+ * word that disagrees with the record is restored (and logged), never taken
+ * as an order to create or delete anything.
  *
- *   entry state, gen       slot word gen   action
- *   LIVE, odd g            g               keep
- *   LIVE, odd g            g + 1           delete interrupted: finish it
- *   LIVE, odd g            other           warn; restore the word's gen
- *   LIVE, even g           any             delete interrupted after the
- *                                          entry's gen: finish it
- *   LIVE, bad name         any             warn; delete the entry
- *   LIVE, duplicate name   any             warn; keep the lower index,
- *                                          delete the other
- *   FREE/DELETED, even g   g               keep
- *   FREE/DELETED, even g   g + 1           create interrupted before its
- *                                          commit: roll forward to g + 2
- *   FREE/DELETED, even g   other           warn; restore the word's gen
- *   FREE/DELETED, odd g    any             create interrupted after the
- *                                          entry's gen: undo as a delete
- *   unknown state          any             warn; treat as DELETED
+ *   entry state, gen       action
+ *   LIVE, odd g            keep; a word whose generation is not g is
+ *                          restored to (g, its errseq value)
+ *   LIVE, bad name or dup  warn; delete (the record itself is damaged)
+ *   LIVE, even g           not written by any store order: warn, delete
+ *   DELETING               finish the delete (the intent was recorded)
+ *   FREE/DELETED, even g   keep; a word not (g, 0) is restored to it
+ *   FREE/DELETED, odd g    a create stored gen but not its commit: undo
+ *                          (gen g + 1, word (g + 1, 0)); nobody was told g
+ *   unknown state          warn; treat as DELETED
  *
- * Then FREE entries, then DELETED ones, go on the free list in index order.
- * A rolled-back create never told anyone its generation (the reply is sent
- * after the commit), so no handle can carry it.
+ * Then, per domain, FREE entries and then DELETED ones go on the domain's
+ * free list in index order.  The waiters word of every slot is reset to 0:
+ * no connection is armed after a restart (clients arm again).
  *
  * Memory orders.  The registry is written by this single-threaded daemon
  * and read back by a later daemon after a crash: the commit fields (state,
  * gen) are stored with release order so that the compiler cannot sink the
  * earlier stores below them; a later daemon's acquire loads see a complete
- * entry whenever they see the commit.  Loads by the running daemon of its
- * own stores may be relaxed.
+ * entry whenever they see the commit.
  */
 #include "config.h"
 
@@ -45,6 +40,7 @@
 #include <unistd.h>
 
 #include "common/common.h"
+#include "common/errseq_word.h"
 #include "daemon/log.h"
 #include "daemon/registry.h"
 #include "daemon/slotword.h"
@@ -103,17 +99,120 @@ uint64_t esd_registry_hash(const uint64_t key[2], const void *p, size_t len)
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
+/* ---- writer domains: (uid, gid) -> chunks and a FIFO free list ---- */
+
+struct esd_domain {
+	uint32_t uid, gid;
+	uint32_t *ring;		/* free indexes, FIFO */
+	uint32_t head, len, cap;
+};
+
+static int domain_find(const struct esd_registry *r, uint32_t uid,
+		       uint32_t gid)
+{
+	for (uint32_t i = 0; i < r->ndomains; i++)
+		if (r->domains[i].uid == uid && r->domains[i].gid == gid)
+			return (int)i;
+	return -ENOENT;
+}
+
+static int domain_get(struct esd_registry *r, uint32_t uid, uint32_t gid)
+{
+	int d = domain_find(r, uid, gid);
+
+	if (d >= 0)
+		return d;
+	if (r->ndomains == r->domains_cap) {
+		uint32_t cap = r->domains_cap ? r->domains_cap * 2 : 8;
+		struct esd_domain *n = realloc(r->domains, cap * sizeof(*n));
+
+		if (!n)
+			return -ENOMEM;
+		r->domains = n;
+		r->domains_cap = cap;
+	}
+	r->domains[r->ndomains] = (struct esd_domain){ .uid = uid, .gid = gid };
+	return (int)r->ndomains++;
+}
+
+/* Make room for @more indexes on @d's ring (unwrapping it). */
+static int ring_reserve(struct esd_domain *d, uint32_t more)
+{
+	uint32_t cap = d->cap ? d->cap : ESD_CHUNK_SLOTS;
+	uint32_t *n;
+
+	if (d->len + more <= d->cap)
+		return 0;
+	while (cap < d->len + more)
+		cap *= 2;
+	n = malloc(cap * sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	for (uint32_t i = 0; i < d->len; i++)
+		n[i] = d->ring[(d->head + i) % d->cap];
+	free(d->ring);
+	d->ring = n;
+	d->cap = cap;
+	d->head = 0;
+	return 0;
+}
+
+/* Push @index on its domain's free list (room was reserved per chunk). */
+static void free_push(struct esd_registry *r, uint32_t index)
+{
+	struct esd_domain *d =
+		&r->domains[r->chunk_domain[ESD_INDEX_CHUNK(index)]];
+
+	if (d->len >= d->cap)
+		return;	/* not reached: each chunk reserves its slots */
+	d->ring[(d->head + d->len) % d->cap] = index;
+	d->len++;
+}
+
+static int free_pop(struct esd_domain *d)
+{
+	uint32_t index;
+
+	if (d->len == 0)
+		return -ENOSPC;
+	index = d->ring[d->head];
+	d->head = (d->head + 1) % d->cap;
+	d->len--;
+	return (int)index;
+}
+
+/* Attach chunk @c (owned by @uid/@gid) to its domain: reserve room for its
+ * slots.  Returns the domain or -ENOMEM. */
+static int chunk_attach(struct esd_registry *r, uint32_t c, uint32_t uid,
+			uint32_t gid)
+{
+	int d = domain_get(r, uid, gid);
+
+	if (d < 0)
+		return d;
+	if (ring_reserve(&r->domains[d], ESD_CHUNK_SLOTS) < 0)
+		return -ENOMEM;
+	r->chunk_domain[c] = (uint32_t)d;
+	return d;
+}
+
 /* ---- registry entry access ---- */
 
 static inline struct esd_reg_entry *entry(const struct esd_registry *r,
 					  uint32_t i)
 {
-	return esd_reg_entry_at(r->reg_base, i);
+	return esd_store_entry(r->st, i);
 }
 
 static inline struct esd_slot *slot(const struct esd_registry *r, uint32_t i)
 {
-	return esd_seg_slot(r->seg_base, i);
+	return esd_store_slot(r->st, i);
+}
+
+/* Is @i an index of a chunk in use? */
+static inline bool in_use(const struct esd_registry *r, uint32_t i)
+{
+	return i < r->max_slots && ESD_INDEX_CHUNK(i) < r->st->chunks;
 }
 
 static inline uint32_t entry_state(const struct esd_reg_entry *e)
@@ -139,10 +238,20 @@ static inline void set_gen(struct esd_reg_entry *e, uint32_t gen)
 	__atomic_store_n(&e->gen, gen, __ATOMIC_RELEASE);
 }
 
-int esd_registry_is_live(const struct esd_registry *r, uint32_t index)
+bool esd_registry_is_live(const struct esd_registry *r, uint32_t index)
 {
-	return index < r->slot_count &&
+	return in_use(r, index) &&
 	       entry_state(entry(r, index)) == ESD_REG_LIVE;
+}
+
+uint32_t esd_registry_gen(const struct esd_registry *r, uint32_t index)
+{
+	return entry_gen(entry(r, index));
+}
+
+uid_t esd_registry_creator(const struct esd_registry *r, uint32_t index)
+{
+	return (uid_t)entry(r, index)->creator_uid;
 }
 
 /* ---- the name hash: linear probing, buckets hold tag << 32 | index + 1,
@@ -215,34 +324,22 @@ static void hash_remove_at(struct esd_registry *r, uint32_t i)
 	}
 }
 
-/* ---- the free list: a FIFO ring of indexes ---- */
-
-static void free_push(struct esd_registry *r, uint32_t index)
-{
-	uint32_t tail = r->ring_head + r->ring_len;
-
-	if (tail >= r->slot_count)
-		tail -= r->slot_count;
-	r->ring[tail] = index;
-	r->ring_len++;
-}
-
-static int free_pop(struct esd_registry *r)
-{
-	uint32_t index;
-
-	if (r->ring_len == 0)
-		return -ENOSPC;
-	index = r->ring[r->ring_head];
-	if (++r->ring_head == r->slot_count)
-		r->ring_head = 0;
-	r->ring_len--;
-	return (int)index;
-}
-
 /* ---- create and delete, in crash-safe order ---- */
 
-/* Delete entry @e of slot @s at live generation @g (the crash-safe part). */
+static void count_creator(struct esd_registry *r, uint32_t uid, int delta)
+{
+	struct esd_usage *u = esd_quota_get(r->quota, (uid_t)uid);
+
+	if (!u)
+		return;
+	if (delta > 0)
+		u->slots++;
+	else if (u->slots > 0)
+		u->slots--;
+}
+
+/* Delete entry @e of slot @s at live generation @g (the crash-safe part,
+ * after the DELETING intent is stored). */
 static void delete_commit(struct esd_reg_entry *e, struct esd_slot *s,
 			  uint32_t g)
 {
@@ -252,17 +349,33 @@ static void delete_commit(struct esd_reg_entry *e, struct esd_slot *s,
 }
 
 int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
-			uid_t uid)
+			uid_t uid, uint32_t gid)
 {
 	struct esd_reg_entry *e;
 	uint32_t gen;
-	int index;
+	int d, index;
 
 	if (len < 1 || len > ESD_NAME_MAX)
 		return -EINVAL;
-	index = free_pop(r);
-	if (index < 0)
-		return index;
+	d = domain_get(r, (uint32_t)uid, gid);
+	if (d < 0)
+		return d;
+	index = free_pop(&r->domains[d]);
+	if (index < 0) {
+		int c;
+
+		/* Room on the domain's ring before the chunk counts, so an
+		 * allocation failure leaves nothing half-done. */
+		if (ring_reserve(&r->domains[d], ESD_CHUNK_SLOTS) < 0)
+			return -ENOMEM;
+		c = esd_store_add_chunk(r->st, (uint32_t)uid, gid);
+		if (c < 0)
+			return c;
+		r->chunk_domain[c] = (uint32_t)d;
+		for (uint32_t i = 0; i < ESD_CHUNK_SLOTS; i++)
+			free_push(r, (uint32_t)c * ESD_CHUNK_SLOTS + i);
+		index = free_pop(&r->domains[d]);
+	}
 	e = entry(r, (uint32_t)index);
 	gen = entry_gen(e) + 1;	/* even (free) -> odd (live) */
 	if (!ESD_GEN_LIVE(gen))
@@ -274,12 +387,14 @@ int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
 	e->name_len = (uint16_t)len;
 	e->reserved0 = 0;
 	e->creator_uid = (uint32_t)uid;
+	e->writer_gid = gid;
 	e->created_ns = esd_now_ns(CLOCK_REALTIME);
 	set_gen(e, gen);
 	set_state(e, ESD_REG_LIVE);	/* the commit */
 
 	hash_insert(r, (uint32_t)index, name_tag(r, name, len));
 	r->live++;
+	count_creator(r, (uint32_t)uid, +1);
 	return index;
 }
 
@@ -294,8 +409,14 @@ int esd_registry_delete(struct esd_registry *r, uint32_t index)
 	if (hash_find(r, e->name, e->name_len,
 		      name_tag(r, e->name, e->name_len), &pos) == (int)index)
 		hash_remove_at(r, pos);
+	set_state(e, ESD_REG_DELETING);	/* the intent */
 	delete_commit(e, slot(r, index), entry_gen(e));
 	r->live--;
+	count_creator(r, e->creator_uid, -1);
+	if (r->armed[index]) {
+		r->armed[index] = 0;
+		__atomic_store_n(&slot(r, index)->waiters, 0, __ATOMIC_SEQ_CST);
+	}
 	if (r->holders[index] == 0)
 		free_push(r, index);
 	else
@@ -311,9 +432,50 @@ int esd_registry_lookup(const struct esd_registry *r, const char *name,
 	return hash_find(r, name, len, name_tag(r, name, len), NULL);
 }
 
+bool esd_cred_in_group(const struct esd_cred *who, uint32_t gid)
+{
+	if (gid == ESD_NO_GID)
+		return false;
+	if ((uint32_t)who->gid == gid)
+		return true;
+	for (uint32_t i = 0; i < who->ngroups; i++)
+		if ((uint32_t)who->groups[i] == gid)
+			return true;
+	return false;
+}
+
+bool esd_registry_may_write(const struct esd_registry *r, uint32_t index,
+			    const struct esd_cred *who)
+{
+	const struct esd_domain *d =
+		&r->domains[r->chunk_domain[ESD_INDEX_CHUNK(index)]];
+
+	return who->uid == 0 || who->uid == r->daemon_uid ||
+	       (uint32_t)who->uid == d->uid || esd_cred_in_group(who, d->gid);
+}
+
+bool esd_registry_may_delete(const struct esd_registry *r, uint32_t index,
+			     const struct esd_cred *who)
+{
+	return who->uid == 0 || who->uid == r->daemon_uid ||
+	       (uint32_t)who->uid == entry(r, index)->creator_uid;
+}
+
+bool esd_registry_is_same(const struct esd_registry *r, uint32_t index,
+			  uint32_t gen, const char *name, size_t len)
+{
+	const struct esd_reg_entry *e;
+
+	if (!esd_registry_is_live(r, index))
+		return false;
+	e = entry(r, index);
+	return entry_gen(e) == gen && e->name_len == len &&
+	       memcmp(e->name, name, len) == 0;
+}
+
 int esd_registry_hold(struct esd_registry *r, uint32_t index)
 {
-	if (index >= r->slot_count)
+	if (index >= r->max_slots)
 		return -EINVAL;
 	if (r->holders[index] == UINT32_MAX)
 		return -EMFILE;
@@ -323,20 +485,51 @@ int esd_registry_hold(struct esd_registry *r, uint32_t index)
 
 void esd_registry_release(struct esd_registry *r, uint32_t index, uint32_t n)
 {
-	if (index >= r->slot_count || r->holders[index] == 0)
+	if (index >= r->max_slots || r->holders[index] == 0)
 		return;
 	if (n > r->holders[index])
 		n = r->holders[index];
 	r->holders[index] -= n;
-	if (r->holders[index] == 0 &&
+	if (r->holders[index] == 0 && in_use(r, index) &&
 	    entry_state(entry(r, index)) != ESD_REG_LIVE) {
 		r->zombies--;
 		free_push(r, index);
 	}
 }
 
+void esd_registry_arm(struct esd_registry *r, uint32_t index, bool on)
+{
+	if (!in_use(r, index))
+		return;
+	if (on)
+		r->armed[index]++;
+	else if (r->armed[index] > 0)
+		r->armed[index]--;
+	/* seq_cst: pairs with the setter's seq_cst CAS then load of waiters
+	 * (doc/shm-layout.md, "Waiting"); the ARM reply is sent after it. */
+	__atomic_store_n(&slot(r, index)->waiters, r->armed[index],
+			 __ATOMIC_SEQ_CST);
+}
+
+int esd_registry_mark_seen(struct esd_registry *r, uint32_t index,
+			   uint32_t gen, uint32_t value)
+{
+	uint64_t old = ESD_WORD(gen, value);
+
+	if (!esd_registry_is_live(r, index) || entry_gen(entry(r, index)) != gen)
+		return -ESTALE;
+	if (value & ERRSEQ_SEEN)
+		return 0;	/* nothing to mark */
+	/* One try, acq_rel as a client's check_and_advance: a failure means
+	 * a setter moved on, or someone marked it already. */
+	__atomic_compare_exchange_n(&slot(r, index)->word, &old,
+				    ESD_WORD(gen, value | ERRSEQ_SEEN), false,
+				    __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	return 0;
+}
+
 void esd_registry_info(const struct esd_registry *r, uint32_t index,
-		       struct esp_slot_info *out)
+		       const struct esd_cred *who, struct esp_slot_info *out)
 {
 	const struct esd_reg_entry *e = entry(r, index);
 	struct esd_slot *s = slot(r, index);
@@ -345,11 +538,14 @@ void esd_registry_info(const struct esd_registry *r, uint32_t index,
 	out->index = index;
 	out->gen = entry_gen(e);
 	out->creator_uid = e->creator_uid;
+	out->writer_gid = e->writer_gid;
 	out->holders = r->holders[index];
 	out->created_ns = e->created_ns;
+	if (who && esd_registry_may_write(r, index, who))
+		out->flags |= ESP_INFO_WRITABLE;
 	/* Acquire, as a client's peek: pairs with the setter's CAS. */
 	out->word = __atomic_load_n(&s->word, __ATOMIC_ACQUIRE);
-	/* Relaxed: statistics are diagnostics (design.md). */
+	/* Relaxed: statistics are diagnostics (doc/design.md). */
 	out->sets_total = __atomic_load_n(&s->sets_total, __ATOMIC_RELAXED);
 	out->last_set_ns = __atomic_load_n(&s->last_set_ns, __ATOMIC_RELAXED);
 	out->last_pid = __atomic_load_n(&s->last_pid, __ATOMIC_RELAXED);
@@ -358,23 +554,23 @@ void esd_registry_info(const struct esd_registry *r, uint32_t index,
 }
 
 uint32_t esd_registry_list(const struct esd_registry *r, uint32_t start,
-			   uint32_t max, struct esp_slot_info *out,
-			   uint32_t *next)
+			   uint32_t max, const struct esd_cred *who,
+			   struct esp_slot_info *out, uint32_t *next)
 {
-	uint32_t n = 0;
+	uint32_t n = 0, end = esd_registry_capacity_now(r);
 
 	*next = ESP_LIST_END;
 	if (max == 0) {
-		if (start < r->slot_count)
+		if (start < end)
 			*next = start;
 		return 0;
 	}
-	for (uint32_t i = start; i < r->slot_count; i++) {
+	for (uint32_t i = start; i < end; i++) {
 		if (!esd_registry_is_live(r, i))
 			continue;
-		esd_registry_info(r, i, &out[n++]);
+		esd_registry_info(r, i, who, &out[n++]);
 		if (n == max) {
-			if (i + 1 < r->slot_count)
+			if (i + 1 < end)
 				*next = i + 1;
 			break;
 		}
@@ -391,25 +587,34 @@ static void repair_free(struct esd_registry *r, uint32_t i,
 	struct esd_reg_entry *e = entry(r, i);
 	struct esd_slot *s = slot(r, i);
 	uint32_t g = entry_gen(e);
-	uint32_t wg = ESD_WORD_GEN(__atomic_load_n(&s->word,
-						   __ATOMIC_SEQ_CST));
+	uint64_t w = __atomic_load_n(&s->word, __ATOMIC_SEQ_CST);
 
+	if (entry_state(e) == ESD_REG_DELETING) {
+		esd_info("slot %u (%.*s): finishing a delete interrupted by a "
+			 "crash", i, (int)(e->name_len <= ESD_NAME_MAX ?
+					   e->name_len : 0), e->name);
+		if (ESD_GEN_LIVE(g)) {
+			delete_commit(e, s, g);
+		} else {
+			esd_slot_regen(s, g);
+			esd_slot_wake(s);
+			set_state(e, ESD_REG_DELETED);
+		}
+		st->finished_deletes++;
+		return;
+	}
 	if (ESD_GEN_LIVE(g)) {
 		esd_debug("slot %u: rolling back a create interrupted before "
 			  "its commit (gen %u)", i, g);
 		esd_slot_bump(s, g + 1);
 		set_gen(e, g + 1);
 		st->rolled_back++;
-	} else if (wg == g + 1) {
-		esd_debug("slot %u: rolling back a create interrupted before "
-			  "its commit (word gen %u)", i, wg);
-		esd_slot_bump(s, g + 2);
-		set_gen(e, g + 2);
-		st->rolled_back++;
-	} else if (wg != g) {
-		esd_warn("slot %u: free slot's word has generation %u, the "
-			 "registry says %u; restoring it", i, wg, g);
-		esd_slot_bump(s, g);
+		return;
+	}
+	if (ESD_WORD_GEN(w) != g) {
+		/* A create that stopped after its word store, or a writer's
+		 * scribble: the record says free at g. */
+		esd_slot_regen(s, g);
 		st->repaired_words++;
 	}
 }
@@ -424,41 +629,23 @@ static bool repair_live(struct esd_registry *r, uint32_t i,
 	uint32_t wg = ESD_WORD_GEN(__atomic_load_n(&s->word,
 						   __ATOMIC_SEQ_CST));
 
-	if (!ESD_GEN_LIVE(g)) {
-		/* The delete stored the entry's gen but not its state. */
-		esd_info("slot %u: finishing a delete interrupted by a crash",
-			 i);
-		if (wg != g)
-			esd_slot_bump(s, g);
-		else
-			esd_slot_wake(s);
-		set_state(e, ESD_REG_DELETED);
-		st->finished_deletes++;
-		return false;
-	}
-	if (e->name_len < 1 || e->name_len > ESD_NAME_MAX ||
+	if (!ESD_GEN_LIVE(g) || e->name_len < 1 ||
+	    e->name_len > ESD_NAME_MAX ||
 	    esd_name_check(e->name, e->name_len) < 0) {
-		esd_warn("slot %u: registry entry has an invalid name; "
-			 "deleting it", i);
-		delete_commit(e, s, g);
+		esd_warn("slot %u: the registry entry is damaged; deleting "
+			 "it", i);
+		set_state(e, ESD_REG_DELETING);
+		delete_commit(e, s, g | 1u);
 		st->dropped++;
 		return false;
 	}
-	if (wg == g + 1) {
-		/* The delete bumped the word but stored nothing else. */
-		esd_info("slot %u (%.*s): finishing a delete interrupted by a "
-			 "crash", i, (int)e->name_len, e->name);
-		esd_slot_wake(s);
-		set_gen(e, g + 1);
-		set_state(e, ESD_REG_DELETED);
-		st->finished_deletes++;
-		return false;
-	}
 	if (wg != g) {
-		esd_warn("slot %u (%.*s): word has generation %u, the registry "
-			 "says %u; restoring it", i, (int)e->name_len, e->name,
-			 wg, g);
+		esd_warn("slot %u (%.*s): its word has generation %u, the "
+			 "registry says %u; restoring the word (a writer of "
+			 "the slot scribbled on it)", i, (int)e->name_len,
+			 e->name, wg, g);
 		esd_slot_regen(s, g);
+		esd_slot_wake(s);
 		st->repaired_words++;
 	}
 	return true;
@@ -466,12 +653,16 @@ static bool repair_live(struct esd_registry *r, uint32_t i,
 
 static void rebuild(struct esd_registry *r, struct esd_rebuild_stats *st)
 {
-	for (uint32_t i = 0; i < r->slot_count; i++) {
+	uint32_t end = esd_registry_capacity_now(r);
+
+	for (uint32_t i = 0; i < end; i++) {
 		struct esd_reg_entry *e = entry(r, i);
 		uint32_t state = entry_state(e), tag;
 		int other;
 
-		if (state == ESD_REG_FREE || state == ESD_REG_DELETED) {
+		__atomic_store_n(&slot(r, i)->waiters, 0, __ATOMIC_RELAXED);
+		if (state == ESD_REG_FREE || state == ESD_REG_DELETED ||
+		    state == ESD_REG_DELETING) {
 			repair_free(r, i, st);
 			continue;
 		}
@@ -490,64 +681,97 @@ static void rebuild(struct esd_registry *r, struct esd_rebuild_stats *st)
 			esd_warn("slot %u (%.*s): same name as slot %d; "
 				 "deleting the later one", i,
 				 (int)e->name_len, e->name, other);
+			set_state(e, ESD_REG_DELETING);
 			delete_commit(e, slot(r, i), entry_gen(e));
 			st->dropped++;
 			continue;
 		}
 		hash_insert(r, i, tag);
 		r->live++;
+		count_creator(r, e->creator_uid, +1);
 	}
-	for (uint32_t i = 0; i < r->slot_count; i++)
-		if (entry_state(entry(r, i)) == ESD_REG_FREE)
+	for (uint32_t i = 0; i < end; i++)
+		if (entry_state(entry(r, i)) == ESD_REG_FREE) {
 			free_push(r, i);
-	for (uint32_t i = 0; i < r->slot_count; i++)
-		if (entry_state(entry(r, i)) == ESD_REG_DELETED)
+			st->free++;
+		}
+	for (uint32_t i = 0; i < end; i++)
+		if (entry_state(entry(r, i)) == ESD_REG_DELETED) {
 			free_push(r, i);
+			st->free++;
+		}
 	st->live = r->live;
-	st->free = r->ring_len;
 }
 
-int esd_registry_init(struct esd_registry *r, void *seg_base, void *reg_base,
-		      uint32_t slot_count, struct esd_rebuild_stats *st)
+int esd_registry_init(struct esd_registry *r, struct esd_store *st,
+		      struct esd_quota *quota, uid_t daemon_uid,
+		      struct esd_rebuild_stats *stats)
 {
 	struct esd_rebuild_stats local;
 	size_t buckets = 16;
 
 	memset(r, 0, sizeof(*r));
-	if (!st)
-		st = &local;
-	memset(st, 0, sizeof(*st));
-	if (slot_count < 1 || slot_count > ESD_MAX_SLOTS)
-		return -EINVAL;
-	r->seg_base = seg_base;
-	r->reg_base = reg_base;
-	r->slot_count = slot_count;
-	while (buckets < 2 * (size_t)slot_count)
+	if (!stats)
+		stats = &local;
+	memset(stats, 0, sizeof(*stats));
+	r->st = st;
+	r->quota = quota;
+	r->daemon_uid = daemon_uid;
+	r->max_slots = st->max_slots;
+	while (buckets < 2 * (size_t)r->max_slots)
 		buckets *= 2;
 	r->table_mask = (uint32_t)(buckets - 1);
 	r->table = calloc(buckets, sizeof(*r->table));
-	r->ring = calloc(slot_count, sizeof(*r->ring));
-	r->holders = calloc(slot_count, sizeof(*r->holders));
-	if (!r->table || !r->ring || !r->holders) {
-		esd_registry_fini(r);
-		return -ENOMEM;
-	}
+	r->holders = calloc(r->max_slots, sizeof(*r->holders));
+	r->armed = calloc(r->max_slots, sizeof(*r->armed));
+	r->chunk_domain = calloc(st->max_chunks, sizeof(*r->chunk_domain));
+	if (!r->table || !r->holders || !r->armed || !r->chunk_domain)
+		goto nomem;
 	if (getrandom(r->key, sizeof(r->key), 0) != (ssize_t)sizeof(r->key)) {
 		/* No entropy source: the hash still works, just unkeyed
 		 * against a local attacker choosing names. */
 		r->key[0] = esd_now_ns(CLOCK_MONOTONIC) ^ (uint64_t)getpid();
 		r->key[1] = esd_now_ns(CLOCK_REALTIME);
 	}
-	rebuild(r, st);
+	for (uint32_t c = 0; c < st->chunks; c++) {
+		const struct esd_reg_chunk *ct = esd_store_chunk(st, c);
+
+		if (chunk_attach(r, c, ct->uid, ct->gid) < 0)
+			goto nomem;
+	}
+	rebuild(r, stats);
 	return 0;
+nomem:
+	esd_registry_fini(r);
+	return -ENOMEM;
+}
+
+void esd_registry_set_key(struct esd_registry *r, const uint64_t key[2])
+{
+	uint32_t end = esd_registry_capacity_now(r);
+
+	r->key[0] = key[0];
+	r->key[1] = key[1];
+	memset(r->table, 0, ((size_t)r->table_mask + 1) * sizeof(*r->table));
+	for (uint32_t i = 0; i < end; i++) {
+		const struct esd_reg_entry *e = entry(r, i);
+
+		if (entry_state(e) == ESD_REG_LIVE)
+			hash_insert(r, i, name_tag(r, e->name, e->name_len));
+	}
 }
 
 void esd_registry_fini(struct esd_registry *r)
 {
+	for (uint32_t d = 0; d < r->ndomains; d++)
+		free(r->domains[d].ring);
+	free(r->domains);
 	free(r->table);
-	free(r->ring);
 	free(r->holders);
+	free(r->armed);
+	free(r->chunk_domain);
+	r->domains = NULL;
+	r->ndomains = r->domains_cap = 0;
 	r->table = NULL;
-	r->ring = NULL;
-	r->holders = NULL;
+	r->holders = r->armed = r->chunk_domain = NULL;
 }

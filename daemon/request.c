@@ -16,14 +16,9 @@
 #include <string.h>
 
 #include "common/common.h"
+#include "daemon/log.h"
 #include "daemon/request.h"
 
-static int refuse(const char **why, const char *reason, int code)
-{
-	if (why)
-		*why = reason;
-	return code;
-}
 
 /* The exact packet size of each request op. */
 static size_t request_size(uint16_t op)
@@ -43,6 +38,10 @@ static size_t request_size(uint16_t op)
 		return sizeof(struct esp_hdr);
 	case ESP_OP_REATTACH:
 		return sizeof(struct esp_reattach_req);
+	case ESP_OP_SEEN:
+		return sizeof(struct esp_seen_req);
+	case ESP_OP_ARM:
+		return sizeof(struct esp_arm_req);
 	default:
 		return 0;
 	}
@@ -52,10 +51,9 @@ static int decode_name(const char *name, uint32_t name_len, char *dst,
 		       const char **why)
 {
 	if (name_len < 1 || name_len > ESD_NAME_MAX)
-		return refuse(why, "name length must be 1..128", -EINVAL);
+		return esd_refuse(why, -EINVAL, "name length must be 1..128");
 	if (esd_name_check(name, name_len) < 0)
-		return refuse(why, "name has a byte outside [A-Za-z0-9._:/@-]",
-			      -EINVAL);
+		return esd_refuse(why, -EINVAL, "name has a byte outside [A-Za-z0-9._:/@-]");
 	memcpy(dst, name, name_len);
 	dst[name_len] = '\0';
 	return 0;
@@ -70,23 +68,21 @@ int esd_request_decode(const void *buf, size_t len, struct esd_request *out,
 	if (why)
 		*why = "";
 	if (!buf || len < sizeof(hdr))
-		return refuse(why, "packet shorter than its header",
-			      ESD_REQUEST_CLOSE);
+		return esd_refuse(why, ESD_REQUEST_CLOSE, "packet shorter than its header");
 	memcpy(&hdr, buf, sizeof(hdr));
 	if (hdr.magic != ESP_MAGIC)
-		return refuse(why, "bad magic", ESD_REQUEST_CLOSE);
+		return esd_refuse(why, ESD_REQUEST_CLOSE, "bad magic");
 	out->op = hdr.op;
 	out->version = hdr.version;
 	out->seq = hdr.seq;
 	if (hdr.version != ESP_VERSION)
-		return refuse(why, "unsupported protocol version",
-			      -EPROTONOSUPPORT);
+		return esd_refuse(why, -EPROTONOSUPPORT, "unsupported protocol version");
 	if (request_size(hdr.op) == 0)
-		return refuse(why, "unknown op", -EOPNOTSUPP);
+		return esd_refuse(why, -EOPNOTSUPP, "unknown op");
 	if (hdr.status != 0)
-		return refuse(why, "request with a non-zero status", -EBADMSG);
+		return esd_refuse(why, -EBADMSG, "request with a non-zero status");
 	if (len != request_size(hdr.op))
-		return refuse(why, "wrong message size for the op", -EBADMSG);
+		return esd_refuse(why, -EBADMSG, "wrong message size for the op");
 
 	switch (hdr.op) {
 	case ESP_OP_HELLO: {
@@ -96,8 +92,8 @@ int esd_request_decode(const void *buf, size_t len, struct esd_request *out,
 		out->u.hello.min_version = q.min_version;
 		out->u.hello.max_version = q.max_version;
 		if (q.min_version > ESP_VERSION || q.max_version < ESP_VERSION)
-			return refuse(why, "no common protocol version (the "
-				      "daemon speaks 1)", -EPROTONOSUPPORT);
+			return esd_refuse(why, -EPROTONOSUPPORT, "no common protocol version (the "
+				      "daemon speaks 2)");
 		return 0;
 	}
 	case ESP_OP_OPEN:
@@ -108,16 +104,20 @@ int esd_request_decode(const void *buf, size_t len, struct esd_request *out,
 		memcpy(&q, buf, sizeof(q));
 		out->u.name.flags = q.flags;
 		out->u.name.name_len = q.name_len;
+		out->u.name.gid = q.gid;
 		if (hdr.op == ESP_OP_OPEN) {
-			if (q.flags & ~(ESP_OPEN_CREATE | ESP_OPEN_EXCL))
-				return refuse(why, "unknown open flags",
-					      -EINVAL);
+			if ((q.flags & ESP_OPEN_GROUP) &&
+			    !(q.flags & ESP_OPEN_CREATE))
+				return esd_refuse(why, -EINVAL,
+						  "GROUP without CREATE");
+			if (q.flags & ~(ESP_OPEN_CREATE | ESP_OPEN_EXCL |
+					ESP_OPEN_GROUP))
+				return esd_refuse(why, -EINVAL, "unknown open flags");
 			if ((q.flags & ESP_OPEN_EXCL) &&
 			    !(q.flags & ESP_OPEN_CREATE))
-				return refuse(why, "EXCL without CREATE",
-					      -EINVAL);
+				return esd_refuse(why, -EINVAL, "EXCL without CREATE");
 		} else if (q.flags != 0) {
-			return refuse(why, "flags must be 0", -EINVAL);
+			return esd_refuse(why, -EINVAL, "flags must be 0");
 		}
 		return decode_name(q.name, q.name_len, out->u.name.name, why);
 	}
@@ -140,6 +140,26 @@ int esd_request_decode(const void *buf, size_t len, struct esd_request *out,
 	}
 	case ESP_OP_STATUS:
 		return 0;
+	case ESP_OP_SEEN: {
+		struct esp_seen_req q;
+
+		memcpy(&q, buf, sizeof(q));
+		out->u.seen.index = q.index;
+		out->u.seen.gen = q.gen;
+		out->u.seen.value = q.value;
+		return 0;
+	}
+	case ESP_OP_ARM: {
+		struct esp_arm_req q;
+
+		memcpy(&q, buf, sizeof(q));
+		out->u.arm.index = q.index;
+		out->u.arm.gen = q.gen;
+		out->u.arm.on = q.on;
+		if (q.on > 1)
+			return esd_refuse(why, -EINVAL, "on must be 0 or 1");
+		return 0;
+	}
 	case ESP_OP_REATTACH: {
 		struct esp_reattach_req q;
 
@@ -151,6 +171,6 @@ int esd_request_decode(const void *buf, size_t len, struct esd_request *out,
 				   why);
 	}
 	default:
-		return refuse(why, "unknown op", -EOPNOTSUPP);
+		return esd_refuse(why, -EOPNOTSUPP, "unknown op");
 	}
 }

@@ -28,6 +28,7 @@ struct esd_request {
 		} hello;
 		struct {	/* ESP_OP_OPEN, ESP_OP_UNLINK, ESP_OP_STAT */
 			uint32_t flags;	/* OPEN: ESP_OPEN_*; else 0 */
+			uint32_t gid;	/* OPEN with ESP_OPEN_GROUP */
 			uint32_t name_len;	/* 1..ESD_NAME_MAX */
 			char name[ESD_NAME_MAX + 1];	/* NUL-terminated */
 		} name;
@@ -39,6 +40,16 @@ struct esd_request {
 			uint32_t start;
 			uint32_t max;	/* clamped to 1..ESP_LIST_MAX */
 		} list;
+		struct {	/* ESP_OP_SEEN */
+			uint32_t index;
+			uint32_t gen;
+			uint32_t value;
+		} seen;
+		struct {	/* ESP_OP_ARM */
+			uint32_t index;
+			uint32_t gen;
+			uint32_t on;	/* 0 or 1 */
+		} arm;
 		struct {	/* ESP_OP_REATTACH */
 			uint32_t index;
 			uint32_t gen;
@@ -63,8 +74,8 @@ struct esd_request {
  *     -EBADMSG          non-zero hdr.status, or a size other than the
  *                       op's exact struct size
  *     -EINVAL           a bad name (esd_name_check; name_len 0 or > 128),
- *                       unknown OPEN flags, EXCL without CREATE, or
- *                       non-zero flags on UNLINK / STAT
+ *                       unknown OPEN flags, EXCL or GROUP without CREATE,
+ *                       non-zero flags on UNLINK / STAT, ARM's on not 0/1
  * In every case *@why (if @why is non-NULL) points to a short static
  * reason ("" on success).  Reserved fields are ignored.  Never reads
  * beyond @len bytes of @buf; @buf may be unaligned.

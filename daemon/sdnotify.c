@@ -20,6 +20,17 @@
 
 int esd_sd_notify(const char *state)
 {
+	return esd_sd_notify_fd(state, -1);
+}
+
+int esd_sd_notify_fd(const char *state, int pass_fd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov;
+	struct msghdr msg;
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t alen;
@@ -41,9 +52,27 @@ int esd_sd_notify(const char *state)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
+	iov.iov_base = (void *)state;
+	iov.iov_len = strlen(state);
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_name = &sun;
+	msg.msg_namelen = alen;
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	if (pass_fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
+	}
 	do
-		n = sendto(fd, state, strlen(state), MSG_NOSIGNAL,
-			   (struct sockaddr *)&sun, alen);
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		err = -errno;

@@ -14,4 +14,8 @@
  */
 int esd_sd_notify(const char *state);
 
+/* esd_sd_notify_fd - as esd_sd_notify, passing @fd (if >= 0) with the
+ * message, as FDSTORE=1 needs. */
+int esd_sd_notify_fd(const char *state, int fd);
+
 #endif /* ERRSEQD_SDNOTIFY_H */

@@ -7,53 +7,53 @@
  *
  * Connection behaviour, in the order things are checked:
  *   accept     accept4(SOCK_NONBLOCK | SOCK_CLOEXEC); SO_PEERCRED (pid,
- *              uid, gid) is read once.  Beyond --max-clients connections
- *              the newcomer gets one esp_err_rep (op HELLO, seq 0, -EUSERS,
- *              "too many clients") and is closed.  When accept fails for
- *              lack of fds, accepting pauses for 250 ms.
- *   receive    recvmsg into ESP_MAX_MSG + 1 bytes, at most 32 packets per
- *              wake-up (fairness).  A zero-length read is the peer's close.
- *              Any fds a peer passes are closed at once.
+ *              uid, gid) and SO_PEERGROUPS are read once.  Beyond
+ *              --max-clients connections, or --max-clients-per-uid for the
+ *              peer's uid (root and the daemon's user exempt), the newcomer
+ *              gets one esp_err_rep (op HELLO, seq 0, -EUSERS) and is
+ *              closed.  A connection that has not said HELLO within
+ *              --hello-timeout is closed.  When accept fails for lack of
+ *              fds, accepting pauses for 250 ms.
+ *   receive    recvmsg into ESP_MAX_MSG + 1 bytes, one packet per
+ *              connection per wake-up (libevent then serves the others:
+ *              fairness).  A zero-length read is the peer's close.  Any fds
+ *              a peer passes are closed at once.
  *   close      on a truncated or oversize packet, a packet shorter than
  *              esp_hdr or with a bad magic, a socket error, or a reply that
  *              cannot be sent without blocking (the peer does not read).
  *   errors     everything else gets an esp_err_rep (status -errno, short
  *              NUL-terminated msg) echoing the request's op and seq, and
- *              the connection lives on: the decoder's codes (request.h),
- *              then -EPROTO for any op before HELLO.
+ *              the connection lives on.  Refusals a user should hear of
+ *              (permission, quota, capacity) are logged at info with the
+ *              peer's uid and pid, rate-limited.
  *
- * Ops (after HELLO):
- *   HELLO      min_version <= 1 <= max_version; replies esp_hello_rep and
- *              passes the data segment fd (SCM_RIGHTS).  May be repeated:
- *              every HELLO sends the fd again.
- *   OPEN       name exists: -EEXIST with EXCL, else a hold on it.  Missing:
- *              -ENOENT without CREATE, else create it (-ENOSPC when no free
- *              index is left: held zombies do not count as free).  A
- *              connection with --max-open holds gets -EMFILE (checked
- *              before any create).  Replies esp_open_rep (index, gen,
- *              created = 1 iff this call created it).
- *   CLOSE      drops one hold this connection has on index (whatever the
- *              gen: a deleted slot's handle closes with its old gen), else
- *              -EBADF.  A deleted slot whose last hold goes is freed.
- *              Replies a bare esp_hdr.
- *   UNLINK     -ENOENT if missing; allowed to the creator's uid, uid 0 and
- *              the daemon's euid, else -EPERM.  Invalidates every handle
- *              and wakes every waiter at once.  Replies a bare esp_hdr.
- *   STAT       esp_stat_rep, or -ENOENT.  No side effect on the slot.
- *   LIST       esp_list_rep: live slots with index >= start, in index
- *              order, at most min(max or ESP_LIST_MAX, ESP_LIST_MAX);
- *              next is the index after the last returned, or ESP_LIST_END
- *              once the scan reached the end.
- *   STATUS     esp_status_rep (clients counts the asking connection).
- *   REATTACH   index < slot_count, LIVE, same gen and same name: a hold,
- *              replies esp_open_rep with created = 0; -EMFILE as OPEN;
- *              anything else -ESTALE.
- * When a connection closes for any reason, all its holds are dropped.
+ * Ops (after HELLO): see doc/protocol.md, which is the contract; in short
+ *   HELLO      once per connection (a second one is -EPROTO); no fd.
+ *   OPEN       an existing slot: a hold (-EEXIST with EXCL).  A missing
+ *              one: -ENOENT without CREATE, else created in the writer
+ *              domain (peer uid, and ESP_OPEN_GROUP's gid, of which the
+ *              peer must be a member: else -EPERM).  -EMFILE beyond
+ *              --max-open holds per connection or --max-open-per-uid;
+ *              -EDQUOT beyond --max-slots-per-uid live slots created;
+ *              -ENOSPC at the global maximum.  The reply says whether the
+ *              peer may write, and carries the slot's chunk (O_RDWR or
+ *              O_RDONLY) the first time this connection meets that chunk.
+ *   CLOSE      drops one hold (else -EBADF); the last one also disarms.
+ *   UNLINK     the creator, root and the daemon's user only (-EPERM).
+ *   STAT/LIST  slot info as the asking peer sees it (writable flag).
+ *   STATUS     esp_status_rep, with the asking uid's usage and limits.
+ *   REATTACH   a hold again on (index, gen, name) after a reconnect, else
+ *              -ESTALE; never passes a chunk.
+ *   SEEN       a held slot: the daemon's SEEN CAS for a read-only watcher.
+ *   ARM        a held slot: count this connection among its waiters.
+ * When a connection closes for any reason, its holds and arms are dropped.
  */
 #include "config.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
@@ -68,33 +68,38 @@
 #include "daemon/holds.h"
 #include "daemon/log.h"
 #include "daemon/request.h"
+#include "daemon/sdnotify.h"
 #include "daemon/server.h"
 
-#define ESD_PACKETS_PER_WAKE	32	/* then let other peers run */
 #define ESD_ACCEPTS_PER_WAKE	64
 #define ESD_ACCEPT_PAUSE_MS	250	/* after EMFILE / ENFILE */
 #define ESD_RX_FDS_MAX		16	/* fds a peer may pass (all closed) */
+#define ESD_GROUPS_MAX		256	/* supplementary groups read */
 
 struct esd_conn {
 	LIST_ENTRY(esd_conn) link;
 	struct esd_server *srv;
 	struct event *ev;
+	struct event *hello_ev;	/* closes a connection that never HELLOs */
 	int fd;
 	uint32_t id;		/* for the log */
-	pid_t pid;		/* SO_PEERCRED at accept */
-	uid_t uid;
-	gid_t gid;
+	struct esd_cred cred;	/* SO_PEERCRED + SO_PEERGROUPS at accept */
+	struct esd_usage *usage;	/* the peer uid's */
 	bool hello;		/* HELLO done: other ops allowed */
 	struct esd_holds holds;	/* index -> handles this connection has */
+	struct esd_holds armed;	/* index -> 1 if this connection armed it */
+	uint8_t *passed;	/* bitmap of chunks passed, or NULL */
 };
 
 struct esd_server {
 	struct event_base *base;
 	struct event *listen_ev;
 	struct event *pause_ev;	/* re-enables accepting after EMFILE */
+	struct event *tick_ev;	/* sd_notify STATUS= and WATCHDOG=1 */
 	int listen_fd;
-	struct esd_segment *seg;
+	struct esd_store *st;
 	struct esd_registry *reg;
+	struct esd_quota *quota;
 	struct esd_server_config cfg;
 	LIST_HEAD(, esd_conn) conns;
 	uint32_t nconns;
@@ -102,6 +107,9 @@ struct esd_server {
 	pid_t pid;
 	uid_t euid;
 	uint64_t last_fd_warn_ns;
+	uint64_t watchdog_ns;	/* WATCHDOG_USEC, or 0 */
+	char last_status[160];
+	struct esd_ratelimit refusals;	/* log lines peers provoke */
 	void *rx;		/* ESP_MAX_MSG + 1 bytes */
 	void *tx;		/* ESP_MAX_MSG bytes, reply being built */
 };
@@ -112,11 +120,100 @@ struct reply {
 	size_t len;
 	int fd;
 	const char *why;	/* for an error reply */
+	bool notable;		/* log the refusal at info (rate-limited) */
 };
+
+/* ---- logging what peers do, rate-limited ---- */
+
+static void note(struct esd_server *s, const struct esd_conn *c,
+		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void note(struct esd_server *s, const struct esd_conn *c,
+		 const char *fmt, ...)
+{
+	char buf[400];
+	uint32_t dropped;
+	va_list ap;
+
+	if (!esd_ratelimit(&s->refusals, &dropped)) {
+		return;
+	}
+	if (dropped)
+		esd_info("%u more client messages were not logged "
+			 "(rate limit)", dropped);
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	esd_info("client %u (pid %d uid %u): %s", c->id, (int)c->cred.pid,
+		 (unsigned)c->cred.uid, buf);
+}
+
+/* ---- holds and arms: the one owner of the joint accounting of a
+ * connection's holds, the registry's holder counts and the uid's usage ---- */
+
+static void disarm(struct esd_conn *c, uint32_t index)
+{
+	if (esd_holds_drop(&c->armed, index) == 0)
+		esd_registry_arm(c->srv->reg, index, false);
+}
+
+/* One hold of @c on @index, within every limit, or a refusal. */
+static int hold_take(struct esd_conn *c, uint32_t index, struct reply *rp)
+{
+	struct esd_server *s = c->srv;
+	int r;
+
+	if (c->holds.total >= s->cfg.max_open) {
+		rp->notable = true;
+		return esd_refuse(&rp->why, -EMFILE, "too many handles open on "
+				  "this connection (see errseqd --max-open)");
+	}
+	if (s->quota->max_holds && c->usage->holds >= s->quota->max_holds &&
+	    !esd_quota_exempt(s->quota, c->cred.uid)) {
+		rp->notable = true;
+		return esd_refuse(&rp->why, -EMFILE, "too many handles open "
+				  "by this user (see errseqd "
+				  "--max-open-per-uid)");
+	}
+	r = esd_registry_hold(s->reg, index);
+	if (r < 0)
+		return esd_refuse(&rp->why, r, "too many handles open on "
+				  "this slot");
+	r = esd_holds_add(&c->holds, index);
+	if (r < 0) {
+		esd_registry_release(s->reg, index, 1);
+		return esd_refuse(&rp->why, r, "out of memory");
+	}
+	c->usage->holds++;
+	return 0;
+}
+
+/* Drop one hold of @c on @index; the last one also disarms. */
+static int hold_drop(struct esd_conn *c, uint32_t index)
+{
+	if (esd_holds_drop(&c->holds, index) < 0)
+		return -EBADF;
+	esd_registry_release(c->srv->reg, index, 1);
+	if (c->usage->holds)
+		c->usage->holds--;
+	if (esd_holds_count(&c->holds, index) == 0)
+		disarm(c, index);
+	return 0;
+}
 
 static void release_holds(void *ctx, uint32_t index, uint32_t count)
 {
-	esd_registry_release(ctx, index, count);
+	struct esd_conn *c = ctx;
+
+	esd_registry_release(c->srv->reg, index, count);
+	c->usage->holds = c->usage->holds > count ? c->usage->holds - count : 0;
+}
+
+static void release_arms(void *ctx, uint32_t index, uint32_t count)
+{
+	struct esd_conn *c = ctx;
+
+	esd_registry_arm(c->srv->reg, index, false);
 }
 
 static void conn_close(struct esd_conn *c, const char *reason)
@@ -125,13 +222,21 @@ static void conn_close(struct esd_conn *c, const char *reason)
 
 	if (reason)
 		esd_debug("client %u (pid %d uid %u): closed: %s", c->id,
-			  (int)c->pid, (unsigned)c->uid, reason);
-	esd_holds_each(&c->holds, release_holds, s->reg);
+			  (int)c->cred.pid, (unsigned)c->cred.uid, reason);
+	esd_holds_each(&c->armed, release_arms, c);
+	esd_holds_fini(&c->armed);
+	esd_holds_each(&c->holds, release_holds, c);
 	esd_holds_fini(&c->holds);
+	if (c->usage->conns)
+		c->usage->conns--;
 	event_free(c->ev);
+	if (c->hello_ev)
+		event_free(c->hello_ev);
 	close(c->fd);
 	LIST_REMOVE(c, link);
 	s->nconns--;
+	free(c->cred.groups);
+	free(c->passed);
 	free(c);
 }
 
@@ -166,8 +271,8 @@ static int conn_send(struct esd_conn *c, const void *buf, size_t len, int fd)
 		return 0;
 	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 		esd_info("client %u (pid %d uid %u) does not read its "
-			 "replies; closing it", c->id, (int)c->pid,
-			 (unsigned)c->uid);
+			 "replies; closing it", c->id, (int)c->cred.pid,
+			 (unsigned)c->cred.uid);
 		conn_close(c, NULL);
 	} else {
 		conn_close(c, n < 0 ? strerror(errno) : "short send");
@@ -200,14 +305,38 @@ static int send_error(struct esd_conn *c, uint16_t op, uint32_t seq,
 	return conn_send(c, &rep, sizeof(rep), -1);
 }
 
+/* A bare esp_hdr success reply. */
+static int reply_ok(struct esd_conn *c, const struct esd_request *q,
+		    struct reply *rp)
+{
+	struct esp_hdr *rep = c->srv->tx;
+
+	fill_hdr(rep, q->op, q->seq, 0);
+	rp->buf = rep;
+	rp->len = sizeof(*rep);
+	return 0;
+}
+
+/* ---- capacity ---- */
+
+static void check_capacity(struct esd_server *s)
+{
+	uint32_t max = s->reg->max_slots, used = s->reg->live;
+
+	if (!s->reg->warned_full && (uint64_t)used * 10 >= (uint64_t)max * 9) {
+		esd_warn("%u of %u slots are in use (90 %%): at the maximum, "
+			 "creating a slot fails with ENOSPC; raise it with "
+			 "--slots and --recreate, or delete unused slots",
+			 used, max);
+		s->reg->warned_full = true;
+	} else if (s->reg->warned_full &&
+		   (uint64_t)used * 10 < (uint64_t)max * 8) {
+		s->reg->warned_full = false;
+	}
+}
+
 /* ---- the ops: each fills @rp from s->tx and returns 0, or returns a
  * negative errno with rp->why set ---- */
-
-static int refuse(struct reply *rp, int code, const char *why)
-{
-	rp->why = why;
-	return code;
-}
 
 static int op_hello(struct esd_conn *c, const struct esd_request *q,
 		    struct reply *rp)
@@ -215,51 +344,52 @@ static int op_hello(struct esd_conn *c, const struct esd_request *q,
 	struct esd_server *s = c->srv;
 	struct esp_hello_rep *rep = s->tx;
 
+	if (c->hello)
+		return esd_refuse(&rp->why, -EPROTO, "HELLO was already done "
+				  "on this connection");
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
 	rep->version = ESP_VERSION;
 	rep->layout_version = ESD_LAYOUT_VERSION;
-	rep->slot_count = s->seg->slot_count;
+	rep->max_slots = s->st->max_slots;
+	rep->chunk_slots = ESD_CHUNK_SLOTS;
 	rep->slot_stride = sizeof(struct esd_slot);
-	rep->header_size = ESD_PAGE;
 	rep->daemon_pid = (uint32_t)s->pid;
-	rep->incarnation = s->seg->incarnation;
-	rep->seg_size = s->seg->size;
+	rep->daemon_uid = (uint32_t)s->euid;
+	rep->incarnation = s->st->incarnation;
 	rp->buf = rep;
 	rp->len = sizeof(*rep);
-	rp->fd = s->seg->fd;
 	c->hello = true;
+	if (c->hello_ev) {
+		event_free(c->hello_ev);
+		c->hello_ev = NULL;
+	}
 	return 0;
 }
 
+/* Fill an open reply for @index; pass its chunk if @c has not had it. */
 static int reply_open(struct esd_conn *c, const struct esd_request *q,
-		      uint32_t index, uint32_t created, struct reply *rp)
+		      uint32_t index, uint32_t created, bool pass,
+		      struct reply *rp)
 {
 	struct esd_server *s = c->srv;
 	struct esp_open_rep *rep = s->tx;
+	uint32_t chunk = ESD_INDEX_CHUNK(index);
+	bool w = esd_registry_may_write(s->reg, index, &c->cred);
 
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
 	rep->index = index;
-	rep->gen = esd_registry_entry(s->reg, index)->gen;
+	rep->gen = esd_registry_gen(s->reg, index);
 	rep->created = created;
+	rep->flags = w ? ESP_RIGHT_WRITE : 0;
+	if (pass && !(c->passed[chunk / 8] & (1u << (chunk % 8)))) {
+		c->passed[chunk / 8] |= (uint8_t)(1u << (chunk % 8));
+		rep->flags |= ESP_OPEN_FD;
+		rp->fd = w ? s->st->chunk_fd[chunk] : s->st->chunk_ro_fd[chunk];
+	}
 	rp->buf = rep;
 	rp->len = sizeof(*rep);
-	return 0;
-}
-
-/* Add one hold of @c on @index (registry and connection), or refuse. */
-static int take_hold(struct esd_conn *c, uint32_t index, struct reply *rp)
-{
-	int r = esd_registry_hold(c->srv->reg, index);
-
-	if (r < 0)
-		return refuse(rp, r, "too many handles open on this slot");
-	r = esd_holds_add(&c->holds, index);
-	if (r < 0) {
-		esd_registry_release(c->srv->reg, index, 1);
-		return refuse(rp, r, "out of memory");
-	}
 	return 0;
 }
 
@@ -269,68 +399,90 @@ static int op_open(struct esd_conn *c, const struct esd_request *q,
 	struct esd_server *s = c->srv;
 	const char *name = q->u.name.name;
 	size_t len = q->u.name.name_len;
-	uint32_t flags = q->u.name.flags, created = 0;
+	uint32_t flags = q->u.name.flags, created = 0, gid = ESD_NO_GID;
 	int index = esd_registry_lookup(s->reg, name, len), r;
 
 	if (index >= 0 && (flags & ESP_OPEN_EXCL))
-		return refuse(rp, -EEXIST, "slot exists");
+		return esd_refuse(&rp->why, -EEXIST, "slot exists");
 	if (index < 0 && !(flags & ESP_OPEN_CREATE))
-		return refuse(rp, -ENOENT, "no such slot");
-	if (c->holds.total >= s->cfg.max_open)
-		return refuse(rp, -EMFILE, "too many handles open on this "
-			      "connection");
-	if (index < 0) {
-		index = esd_registry_create(s->reg, name, len, c->uid);
-		if (index < 0)
-			return refuse(rp, -ENOSPC, "no free slot in the "
-				      "segment");
-		created = 1;
-		esd_debug("client %u (pid %d uid %u): created slot %d '%s'",
-			  c->id, (int)c->pid, (unsigned)c->uid, index, name);
+		return esd_refuse(&rp->why, -ENOENT, "no such slot");
+	if (!c->passed) {
+		c->passed = calloc((s->st->max_chunks + 7) / 8, 1);
+		if (!c->passed)
+			return esd_refuse(&rp->why, -ENOMEM, "out of memory");
 	}
-	r = take_hold(c, (uint32_t)index, rp);
+	if (index < 0) {
+		if (flags & ESP_OPEN_GROUP) {
+			gid = q->u.name.gid;
+			if (gid == ESD_NO_GID ||
+			    !(c->cred.uid == 0 ||
+			      esd_cred_in_group(&c->cred, gid))) {
+				rp->notable = true;
+				return esd_refuse(&rp->why, -EPERM, "only "
+						  "members of a group may "
+						  "make it a slot's writers");
+			}
+		}
+		if (s->quota->max_slots &&
+		    c->usage->slots >= s->quota->max_slots &&
+		    !esd_quota_exempt(s->quota, c->cred.uid)) {
+			rp->notable = true;
+			return esd_refuse(&rp->why, -EDQUOT, "this user has "
+					  "created its maximum of slots (see "
+					  "errseqd --max-slots-per-uid); "
+					  "delete some first");
+		}
+		if (c->holds.total >= s->cfg.max_open)
+			return hold_take(c, 0, rp);	/* the -EMFILE */
+		index = esd_registry_create(s->reg, name, len, c->cred.uid,
+					    gid);
+		if (index == -ENOSPC) {
+			rp->notable = true;
+			return esd_refuse(&rp->why, -ENOSPC, "errseqd is at its "
+					  "maximum of slots (see errseqd "
+					  "--slots); delete unused slots");
+		}
+		if (index < 0)
+			return esd_refuse(&rp->why, index, "cannot create the "
+					  "slot (out of memory)");
+		created = 1;
+		note(s, c, "created slot '%s'%s", name,
+		     gid != ESD_NO_GID ? " with a writer group" : "");
+		check_capacity(s);
+	}
+	r = hold_take(c, (uint32_t)index, rp);
 	if (r < 0)
 		return r;
-	return reply_open(c, q, (uint32_t)index, created, rp);
+	return reply_open(c, q, (uint32_t)index, created, true, rp);
 }
 
 static int op_close(struct esd_conn *c, const struct esd_request *q,
 		    struct reply *rp)
 {
-	struct esd_server *s = c->srv;
-	struct esp_hdr *rep = s->tx;
-
-	if (esd_holds_drop(&c->holds, q->u.slot.index) < 0)
-		return refuse(rp, -EBADF, "slot not open on this connection");
-	esd_registry_release(s->reg, q->u.slot.index, 1);
-	fill_hdr(rep, q->op, q->seq, 0);
-	rp->buf = rep;
-	rp->len = sizeof(*rep);
-	return 0;
+	if (hold_drop(c, q->u.slot.index) < 0)
+		return esd_refuse(&rp->why, -EBADF, "slot not open on this "
+				  "connection");
+	return reply_ok(c, q, rp);
 }
 
 static int op_unlink(struct esd_conn *c, const struct esd_request *q,
 		     struct reply *rp)
 {
 	struct esd_server *s = c->srv;
-	struct esp_hdr *rep = s->tx;
 	int index = esd_registry_lookup(s->reg, q->u.name.name,
 					q->u.name.name_len);
-	uid_t creator;
 
 	if (index < 0)
-		return refuse(rp, -ENOENT, "no such slot");
-	creator = esd_registry_entry(s->reg, (uint32_t)index)->creator_uid;
-	if (c->uid != creator && c->uid != 0 && c->uid != s->euid)
-		return refuse(rp, -EPERM, "only the creator, root or the "
-			      "daemon's user may delete a slot");
+		return esd_refuse(&rp->why, -ENOENT, "no such slot");
+	if (!esd_registry_may_delete(s->reg, (uint32_t)index, &c->cred)) {
+		rp->notable = true;
+		return esd_refuse(&rp->why, -EPERM, "only the slot's creator, "
+				  "root or the daemon's user may delete it");
+	}
 	esd_registry_delete(s->reg, (uint32_t)index);
-	esd_debug("client %u (pid %d uid %u): deleted slot %d '%s'", c->id,
-		  (int)c->pid, (unsigned)c->uid, index, q->u.name.name);
-	fill_hdr(rep, q->op, q->seq, 0);
-	rp->buf = rep;
-	rp->len = sizeof(*rep);
-	return 0;
+	note(s, c, "deleted slot '%s'", q->u.name.name);
+	check_capacity(s);
+	return reply_ok(c, q, rp);
 }
 
 static int op_stat(struct esd_conn *c, const struct esd_request *q,
@@ -342,10 +494,10 @@ static int op_stat(struct esd_conn *c, const struct esd_request *q,
 					q->u.name.name_len);
 
 	if (index < 0)
-		return refuse(rp, -ENOENT, "no such slot");
+		return esd_refuse(&rp->why, -ENOENT, "no such slot");
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
-	esd_registry_info(s->reg, (uint32_t)index, &rep->info);
+	esd_registry_info(s->reg, (uint32_t)index, &c->cred, &rep->info);
 	rp->buf = rep;
 	rp->len = sizeof(*rep);
 	return 0;
@@ -360,7 +512,7 @@ static int op_list(struct esd_conn *c, const struct esd_request *q,
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
 	rep->count = esd_registry_list(s->reg, q->u.list.start,
-				       q->u.list.max, rep->entries,
+				       q->u.list.max, &c->cred, rep->entries,
 				       &rep->next);
 	rp->buf = rep;
 	rp->len = sizeof(*rep) +
@@ -377,16 +529,24 @@ static int op_status(struct esd_conn *c, const struct esd_request *q,
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
 	rep->pid = (uint32_t)s->pid;
-	rep->slot_count = s->seg->slot_count;
+	rep->slot_count = s->st->max_slots;
 	rep->slots_used = s->reg->live;
 	rep->slots_held = s->reg->zombies;
 	rep->clients = s->nconns;
 	rep->max_clients = s->cfg.max_clients;
 	rep->start_ns = s->cfg.start_ns;
 	rep->uptime_ns = esd_now_ns(CLOCK_MONOTONIC) - s->cfg.start_mono_ns;
-	rep->incarnation = s->seg->incarnation;
-	rep->seg_size = s->seg->size;
+	rep->incarnation = s->st->incarnation;
+	rep->seg_size = (uint64_t)s->st->chunks * ESD_CHUNK_BYTES;
 	strncpy(rep->version, PACKAGE_VERSION, sizeof(rep->version) - 1);
+	rep->chunks = s->st->chunks;
+	rep->chunk_slots = ESD_CHUNK_SLOTS;
+	rep->uid_slots = c->usage->slots;
+	rep->max_uid_slots = s->quota->max_slots;
+	rep->uid_clients = c->usage->conns;
+	rep->max_uid_clients = s->quota->max_conns;
+	rep->uid_holds = c->usage->holds;
+	rep->max_uid_holds = s->quota->max_holds;
 	rp->buf = rep;
 	rp->len = sizeof(*rep);
 	return 0;
@@ -397,23 +557,60 @@ static int op_reattach(struct esd_conn *c, const struct esd_request *q,
 {
 	struct esd_server *s = c->srv;
 	uint32_t index = q->u.reattach.index;
-	const struct esd_reg_entry *e;
 	int r;
 
-	if (!esd_registry_is_live(s->reg, index))
-		return refuse(rp, -ESTALE, "slot no longer exists");
-	e = esd_registry_entry(s->reg, index);
-	if (e->gen != q->u.reattach.gen ||
-	    e->name_len != q->u.reattach.name_len ||
-	    memcmp(e->name, q->u.reattach.name, e->name_len) != 0)
-		return refuse(rp, -ESTALE, "slot no longer exists");
-	if (c->holds.total >= s->cfg.max_open)
-		return refuse(rp, -EMFILE, "too many handles open on this "
-			      "connection");
-	r = take_hold(c, index, rp);
+	if (!esd_registry_is_same(s->reg, index, q->u.reattach.gen,
+				  q->u.reattach.name,
+				  q->u.reattach.name_len))
+		return esd_refuse(&rp->why, -ESTALE, "slot no longer exists");
+	r = hold_take(c, index, rp);
 	if (r < 0)
 		return r;
-	return reply_open(c, q, index, 0, rp);
+	return reply_open(c, q, index, 0, false, rp);
+}
+
+/* SEEN and ARM need a hold on a live slot of the same generation. */
+static int held_live(struct esd_conn *c, uint32_t index, uint32_t gen,
+		     struct reply *rp)
+{
+	if (esd_holds_count(&c->holds, index) == 0)
+		return esd_refuse(&rp->why, -EBADF, "slot not open on this "
+				  "connection");
+	if (!esd_registry_is_live(c->srv->reg, index) ||
+	    esd_registry_gen(c->srv->reg, index) != gen)
+		return esd_refuse(&rp->why, -ESTALE, "slot no longer exists");
+	return 0;
+}
+
+static int op_seen(struct esd_conn *c, const struct esd_request *q,
+		   struct reply *rp)
+{
+	int r = held_live(c, q->u.seen.index, q->u.seen.gen, rp);
+
+	if (r < 0)
+		return r;
+	esd_registry_mark_seen(c->srv->reg, q->u.seen.index, q->u.seen.gen,
+			       q->u.seen.value);
+	return reply_ok(c, q, rp);
+}
+
+static int op_arm(struct esd_conn *c, const struct esd_request *q,
+		  struct reply *rp)
+{
+	uint32_t index = q->u.arm.index;
+	int r = held_live(c, index, q->u.arm.gen, rp);
+
+	if (r < 0)
+		return r;
+	if (!q->u.arm.on) {
+		disarm(c, index);
+	} else if (esd_holds_count(&c->armed, index) == 0) {
+		r = esd_holds_add(&c->armed, index);
+		if (r < 0)
+			return esd_refuse(&rp->why, r, "out of memory");
+		esd_registry_arm(c->srv->reg, index, true);
+	}
+	return reply_ok(c, q, rp);
 }
 
 /* Handle one packet.  Returns 0, or -1 if @c was closed (and freed). */
@@ -427,7 +624,7 @@ static int conn_packet(struct esd_conn *c, const void *buf, size_t len)
 	r = esd_request_decode(buf, len, &q, &why);
 	if (r == ESD_REQUEST_CLOSE) {
 		esd_info("client %u (pid %d uid %u): %s; closing it", c->id,
-			 (int)c->pid, (unsigned)c->uid, why);
+			 (int)c->cred.pid, (unsigned)c->cred.uid, why);
 		conn_close(c, NULL);
 		return -1;
 	}
@@ -465,113 +662,151 @@ static int conn_packet(struct esd_conn *c, const void *buf, size_t len)
 	case ESP_OP_REATTACH:
 		r = op_reattach(c, &q, &rp);
 		break;
+	case ESP_OP_SEEN:
+		r = op_seen(c, &q, &rp);
+		break;
+	case ESP_OP_ARM:
+		r = op_arm(c, &q, &rp);
+		break;
 	default:	/* not reached: the decoder refuses unknown ops */
-		r = refuse(&rp, -EOPNOTSUPP, "unknown op");
+		r = esd_refuse(&rp.why, -EOPNOTSUPP, "unknown op");
 		break;
 	}
 	if (r < 0) {
-		esd_debug("client %u: op %u seq %u: %s", c->id, q.op, q.seq,
-			  rp.why);
+		if (rp.notable)
+			note(c->srv, c, "refused (%s): %s", strerror(-r),
+			     rp.why);
+		else
+			esd_debug("client %u: op %u seq %u: %s", c->id, q.op,
+				  q.seq, rp.why);
 		return send_error(c, q.op, q.seq, r, rp.why);
 	}
 	return conn_send(c, rp.buf, rp.len, rp.fd);
-}
-
-/* Close any fds a peer passed us: we never want them. */
-static void drop_passed_fds(struct msghdr *msg)
-{
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(msg); cm;
-	     cm = CMSG_NXTHDR(msg, cm)) {
-		size_t n;
-
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		n = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < n; i++) {
-			int fd;
-
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int),
-			       sizeof(int));
-			close(fd);
-		}
-	}
 }
 
 static void conn_read_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct esd_conn *c = arg;
 	struct esd_server *s = c->srv;
+	union {
+		char buf[CMSG_SPACE(ESD_RX_FDS_MAX * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = s->rx, .iov_len = ESP_MAX_MSG + 1 };
+	struct msghdr msg = {
+		.msg_iov = &iov, .msg_iovlen = 1,
+		.msg_control = ctl.buf,
+		.msg_controllen = sizeof(ctl.buf),
+	};
+	ssize_t n;
+	int passed;
 
-	for (int k = 0; k < ESD_PACKETS_PER_WAKE; k++) {
-		union {
-			char buf[CMSG_SPACE(ESD_RX_FDS_MAX * sizeof(int))];
-			struct cmsghdr align;
-		} ctl;
-		struct iovec iov = { .iov_base = s->rx,
-				     .iov_len = ESP_MAX_MSG + 1 };
-		struct msghdr msg = {
-			.msg_iov = &iov, .msg_iovlen = 1,
-			.msg_control = ctl.buf,
-			.msg_controllen = sizeof(ctl.buf),
-		};
-		ssize_t n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				return;
-			if (errno == EINTR)
-				continue;
+	/* One packet per wake-up: a busy peer cannot starve the others (the
+	 * socket stays readable, so libevent comes back to it). */
+	do
+		n = recvmsg(fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	while (n < 0 && errno == EINTR);
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			conn_close(c, strerror(errno));
-			return;
-		}
-		if (msg.msg_controllen > 0)
-			drop_passed_fds(&msg);
-		if (n == 0) {
-			conn_close(c, "peer closed");
-			return;
-		}
-		if ((msg.msg_flags & MSG_TRUNC) || (size_t)n > ESP_MAX_MSG) {
-			esd_info("client %u (pid %d uid %u): packet larger "
-				 "than %u bytes; closing it", c->id,
-				 (int)c->pid, (unsigned)c->uid, ESP_MAX_MSG);
-			conn_close(c, NULL);
-			return;
-		}
-		if (conn_packet(c, s->rx, (size_t)n) < 0)
-			return;
+		return;
 	}
+	passed = esd_take_passed_fd(&msg);
+	if (passed >= 0)
+		close(passed);	/* we never want them */
+	if (n == 0) {
+		conn_close(c, "peer closed");
+		return;
+	}
+	if ((msg.msg_flags & MSG_TRUNC) || (size_t)n > ESP_MAX_MSG) {
+		esd_info("client %u (pid %d uid %u): packet larger than %u "
+			 "bytes; closing it", c->id, (int)c->cred.pid,
+			 (unsigned)c->cred.uid, ESP_MAX_MSG);
+		conn_close(c, NULL);
+		return;
+	}
+	(void)conn_packet(c, s->rx, (size_t)n);
 }
 
-/* Refuse a connection beyond --max-clients, with one error reply. */
-static void refuse_client(int fd)
+static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esd_conn *c = arg;
+
+	note(c->srv, c, "no HELLO within %u ms; closing it",
+	     c->srv->cfg.hello_timeout_ms);
+	conn_close(c, NULL);
+}
+
+/* Refuse a connection at accept, with one error reply. */
+static void refuse_client(int fd, int code, const char *why)
 {
 	struct esp_err_rep rep;
-	static const char why[] = "too many clients";
+	size_t n = strlen(why);
 
 	memset(&rep, 0, sizeof(rep));
-	fill_hdr(&rep.hdr, ESP_OP_HELLO, 0, -EUSERS);
-	memcpy(rep.msg, why, sizeof(why));
-	rep.msg_len = sizeof(why) - 1;
+	fill_hdr(&rep.hdr, ESP_OP_HELLO, 0, code);
+	memcpy(rep.msg, why, n + 1);
+	rep.msg_len = (uint32_t)n;
 	(void)send(fd, &rep, sizeof(rep), MSG_DONTWAIT | MSG_NOSIGNAL);
 	close(fd);
+}
+
+/* Read the peer's supplementary groups (SO_PEERGROUPS). */
+static void read_groups(int fd, struct esd_cred *cr)
+{
+	gid_t g[ESD_GROUPS_MAX];
+	socklen_t len = sizeof(g);
+
+	cr->ngroups = 0;
+	cr->groups = NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0 ||
+	    len == 0)
+		return;
+	cr->groups = malloc(len);
+	if (!cr->groups)
+		return;
+	memcpy(cr->groups, g, len);
+	cr->ngroups = len / sizeof(gid_t);
 }
 
 static void conn_new(struct esd_server *s, int fd)
 {
 	struct ucred cred;
 	socklen_t len = sizeof(cred);
+	struct esd_usage *u;
 	struct esd_conn *c;
+	struct timeval tv = { s->cfg.hello_timeout_ms / 1000,
+			      (s->cfg.hello_timeout_ms % 1000) * 1000 };
+	uint32_t dropped;
 
-	if (s->nconns >= s->cfg.max_clients) {
-		esd_info("refusing a client: %u clients already (see "
-			 "--max-clients)", s->nconns);
-		refuse_client(fd);
-		return;
-	}
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0) {
 		esd_warn("SO_PEERCRED failed: %s; dropping the client",
 			 strerror(errno));
 		close(fd);
+		return;
+	}
+	if (s->nconns >= s->cfg.max_clients) {
+		if (esd_ratelimit(&s->refusals, &dropped))
+			esd_info("refusing a client (pid %d uid %u): %u "
+				 "clients already (see --max-clients)",
+				 (int)cred.pid, (unsigned)cred.uid, s->nconns);
+		refuse_client(fd, -EUSERS, "too many clients");
+		return;
+	}
+	u = esd_quota_get(s->quota, cred.uid);
+	if (!u) {
+		refuse_client(fd, -ENOMEM, "out of memory");
+		return;
+	}
+	if (s->quota->max_conns && u->conns >= s->quota->max_conns &&
+	    !esd_quota_exempt(s->quota, cred.uid)) {
+		if (esd_ratelimit(&s->refusals, &dropped))
+			esd_info("refusing a client (pid %d uid %u): that "
+				 "user has %u connections (see "
+				 "--max-clients-per-uid)", (int)cred.pid,
+				 (unsigned)cred.uid, u->conns);
+		refuse_client(fd, -EUSERS, "too many connections for this "
+			      "user");
 		return;
 	}
 	c = calloc(1, sizeof(*c));
@@ -583,22 +818,31 @@ static void conn_new(struct esd_server *s, int fd)
 	c->srv = s;
 	c->fd = fd;
 	c->id = ++s->next_id;
-	c->pid = cred.pid;
-	c->uid = cred.uid;
-	c->gid = cred.gid;
+	c->cred.pid = cred.pid;
+	c->cred.uid = cred.uid;
+	c->cred.gid = cred.gid;
+	read_groups(fd, &c->cred);
+	c->usage = u;
 	c->ev = event_new(s->base, fd, EV_READ | EV_PERSIST, conn_read_cb, c);
-	if (!c->ev || event_add(c->ev, NULL) < 0) {
+	c->hello_ev = evtimer_new(s->base, hello_timeout_cb, c);
+	if (!c->ev || !c->hello_ev || event_add(c->ev, NULL) < 0 ||
+	    evtimer_add(c->hello_ev, &tv) < 0) {
 		esd_warn("cannot watch a client socket; dropping it");
 		if (c->ev)
 			event_free(c->ev);
+		if (c->hello_ev)
+			event_free(c->hello_ev);
 		close(fd);
+		free(c->cred.groups);
 		free(c);
 		return;
 	}
+	u->conns++;
 	LIST_INSERT_HEAD(&s->conns, c, link);
 	s->nconns++;
 	esd_debug("client %u connected: pid %d uid %u gid %u", c->id,
-		  (int)c->pid, (unsigned)c->uid, (unsigned)c->gid);
+		  (int)c->cred.pid, (unsigned)c->cred.uid,
+		  (unsigned)c->cred.gid);
 }
 
 static void pause_cb(evutil_socket_t fd, short what, void *arg)
@@ -657,33 +901,80 @@ static void accept_cb(evutil_socket_t lfd, short what, void *arg)
 	}
 }
 
+/* Every second: STATUS= when it changed, WATCHDOG=1 when asked for. */
+static void tick_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct esd_server *s = arg;
+	char buf[sizeof(s->last_status) + 16];
+	char now[sizeof(s->last_status)];
+
+	snprintf(now, sizeof(now), "Serving %u of %u slots, %u client%s",
+		 s->reg->live, s->st->max_slots, s->nconns,
+		 s->nconns == 1 ? "" : "s");
+	if (strcmp(now, s->last_status) != 0) {
+		snprintf(buf, sizeof(buf), "STATUS=%s", now);
+		esd_sd_notify(buf);
+		memcpy(s->last_status, now, sizeof(now));
+	}
+	if (s->watchdog_ns)
+		esd_sd_notify("WATCHDOG=1");
+}
+
+/* WATCHDOG_USEC for us (WATCHDOG_PID absent or ours), else 0. */
+static uint64_t watchdog_usec(void)
+{
+	const char *us = getenv("WATCHDOG_USEC"), *pid = getenv("WATCHDOG_PID");
+
+	if (!us || (pid && strtol(pid, NULL, 10) != (long)getpid()))
+		return 0;
+	return strtoull(us, NULL, 10);
+}
+
 int esd_server_new(struct event_base *base, int listen_fd,
-		   struct esd_segment *seg, struct esd_registry *reg,
+		   struct esd_store *st, struct esd_registry *reg,
+		   struct esd_quota *quota,
 		   const struct esd_server_config *cfg,
 		   struct esd_server **out)
 {
 	struct esd_server *s = calloc(1, sizeof(*s));
+	struct timeval tick = { 1, 0 };
+	uint64_t wd = watchdog_usec();
 
 	if (!s)
 		return -ENOMEM;
 	s->base = base;
 	s->listen_fd = listen_fd;
-	s->seg = seg;
+	s->st = st;
 	s->reg = reg;
+	s->quota = quota;
 	s->cfg = *cfg;
 	s->pid = getpid();
 	s->euid = geteuid();
+	s->refusals.interval_ns = 10000000000ull;
+	s->refusals.burst = 20;
 	LIST_INIT(&s->conns);
 	s->rx = malloc(ESP_MAX_MSG + 1);
 	s->tx = calloc(1, ESP_MAX_MSG);
 	s->listen_ev = event_new(base, listen_fd, EV_READ | EV_PERSIST,
 				 accept_cb, s);
 	s->pause_ev = evtimer_new(base, pause_cb, s);
+	if (wd) {
+		/* Twice per WatchdogSec=, as sd_watchdog_enabled(3) advises;
+		 * at most once a second otherwise. */
+		s->watchdog_ns = wd * 1000;
+		if (wd / 2 < 1000000) {
+			tick.tv_sec = 0;
+			tick.tv_usec = (suseconds_t)(wd / 2);
+		}
+	}
+	s->tick_ev = event_new(base, -1, EV_PERSIST, tick_cb, s);
 	if (!s->rx || !s->tx || !s->listen_ev || !s->pause_ev ||
-	    event_add(s->listen_ev, NULL) < 0) {
+	    !s->tick_ev || event_add(s->listen_ev, NULL) < 0 ||
+	    event_add(s->tick_ev, &tick) < 0) {
 		esd_server_free(s);
 		return -ENOMEM;
 	}
+	check_capacity(s);
 	*out = s;
 	return 0;
 }
@@ -698,6 +989,8 @@ void esd_server_free(struct esd_server *s)
 		event_free(s->listen_ev);
 	if (s->pause_ev)
 		event_free(s->pause_ev);
+	if (s->tick_ev)
+		event_free(s->tick_ev);
 	free(s->rx);
 	free(s->tx);
 	free(s);

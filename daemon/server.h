@@ -11,12 +11,14 @@
 
 #include <event2/event.h>
 
+#include "daemon/quota.h"
 #include "daemon/registry.h"
-#include "daemon/segment.h"
+#include "daemon/store.h"
 
 struct esd_server_config {
 	uint32_t max_clients;	/* connections at once; more get -EUSERS */
 	uint32_t max_open;	/* holds per connection; more get -EMFILE */
+	uint32_t hello_timeout_ms;	/* connections must HELLO by then */
 	uint64_t start_ns;	/* CLOCK_REALTIME the daemon started */
 	uint64_t start_mono_ns;	/* CLOCK_MONOTONIC the daemon started */
 };
@@ -25,12 +27,13 @@ struct esd_server;
 
 /*
  * esd_server_new - serve @listen_fd (listening, non-blocking) on @base,
- * with the segment pair @seg and its rebuilt registry @reg (both must
- * outlive the server).  Returns 0 and sets *@out, or -ENOMEM.  The server
+ * with the store @st, its rebuilt registry @reg and the per-uid usage and
+ * limits @quota (all must outlive the server).  Returns 0 and sets *@out, or -ENOMEM.  The server
  * does not own @listen_fd.
  */
 int esd_server_new(struct event_base *base, int listen_fd,
-		   struct esd_segment *seg, struct esd_registry *reg,
+		   struct esd_store *st, struct esd_registry *reg,
+		   struct esd_quota *quota,
 		   const struct esd_server_config *cfg,
 		   struct esd_server **out);
 

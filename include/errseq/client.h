@@ -53,7 +53,7 @@
 extern "C" {
 #endif
 
-struct errseq_client;	/* a connection to errseqd plus the mapped segment */
+struct errseq_client;	/* a connection to errseqd plus the mapped slots */
 struct errseq_slot;	/* an open handle on one named slot */
 struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
 
@@ -64,6 +64,8 @@ struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
 #define ERRSEQ_ESTALE	(-4097)	/* slot deleted or segment replaced: reopen */
 #define ERRSEQ_EFORKED	(-4098)	/* client inherited across fork(): open anew */
 #define ERRSEQ_EPROTO	(-4099)	/* the daemon broke the protocol */
+#define ERRSEQ_EUNSAFE	(-4100)	/* the socket's directory or the daemon's
+				 * user is not trusted: nothing was sent */
 
 #define ERRSEQ_NAME_MAX	128	/* 1..128 bytes of [A-Za-z0-9._:/@-] */
 
@@ -74,10 +76,12 @@ struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
  * Returns 0 and sets *@out, or a negative code and leaves *@out alone:
  * -ENOENT (no socket file), -ECONNREFUSED (no daemon listens), -EACCES,
  * -ENAMETOOLONG, -EINVAL (empty path, NULL @out), -EPROTONOSUPPORT (no
- * common protocol version), ERRSEQ_EPROTO (bad handshake or a segment of
- * another layout), -ETIMEDOUT, -ENOMEM, or the daemon's refusal (-EUSERS:
- * too many clients).  Starts the client's reconnect thread (which blocks
- * every signal).
+ * common protocol version), ERRSEQ_EPROTO (bad handshake or a daemon of
+ * another layout), ERRSEQ_EUNSAFE (the daemon runs as a user other than
+ * root, ours or the configured daemon user, or the /tmp fallback directory
+ * is someone else's or group/other-writable), -ETIMEDOUT, -ENOMEM, or the
+ * daemon's refusal (-EUSERS: too many clients, in all or for this user).
+ * Starts the client's reconnect thread (which blocks every signal).
  */
 int errseq_client_open(const char *socket_path, struct errseq_client **out);
 
@@ -95,13 +99,42 @@ void errseq_client_close(struct errseq_client *c);
 /*
  * errseq_slot_open - open the slot called @name.
  * @flags: 0, ERRSEQ_CREATE, or ERRSEQ_CREATE | ERRSEQ_EXCL.
+ * Anyone who may connect may open (watch) any slot.  Who may write it is
+ * the slot's writer set: by default its creator's uid, root and the
+ * daemon's user (see errseq_slot_open_attr to add a group); a handle for
+ * anyone else is read-only (errseq_slot_writable).
  * Returns 0 and sets *@out; -ENOENT (no such slot and no ERRSEQ_CREATE),
- * -EEXIST (ERRSEQ_EXCL), -EINVAL (bad name or flags), -ENOSPC (segment
- * full), -EMFILE (too many slots open on this connection), -ENOTCONN (the
- * daemon is away), ERRSEQ_EFORKED.
+ * -EEXIST (ERRSEQ_EXCL), -EINVAL (bad name or flags), -ENOSPC (errseqd at
+ * its maximum of slots), -EDQUOT (this user created its maximum of
+ * slots), -EMFILE (too many handles open on this connection or by this
+ * user), -ENOTCONN (the daemon is away), ERRSEQ_EFORKED.
  */
 int errseq_slot_open(struct errseq_client *c, const char *name,
 		     unsigned flags, struct errseq_slot **out);
+
+/* Attributes a slot gets when errseq_slot_open_attr creates it. */
+#define ERRSEQ_ATTR_WRITERS_GROUP	0x1u	/* writers_gid is valid */
+#define ERRSEQ_NO_GROUP			UINT32_MAX
+struct errseq_slot_attr {
+	unsigned flags;		/* ERRSEQ_ATTR_* */
+	uint32_t writers_gid;	/* members of this group may write too */
+};
+
+/*
+ * errseq_slot_open_attr - errseq_slot_open, and if this call creates the
+ * slot, give it @attr (NULL: none).  With ERRSEQ_ATTR_WRITERS_GROUP the
+ * members of group writers_gid may write it as well; the caller must be a
+ * member (or root), else -EPERM.  An existing slot keeps its writers.
+ * Returns as errseq_slot_open, plus -EPERM and -EINVAL (unknown attr
+ * flags, or attributes without ERRSEQ_CREATE).
+ */
+int errseq_slot_open_attr(struct errseq_client *c, const char *name,
+			  unsigned flags, const struct errseq_slot_attr *attr,
+			  struct errseq_slot **out);
+
+/* errseq_slot_writable - 1 if this handle may set (its chunk is mapped
+ * read-write), 0 if it only watches (set returns -EPERM). */
+int errseq_slot_writable(const struct errseq_slot *s);
 
 /*
  * errseq_slot_close - release the handle and free any cursors still on it.
@@ -201,6 +234,8 @@ struct errseq_slot_info {
 	uid_t creator_uid;
 	uint32_t holders;	/* handles open on it, over all clients */
 	uint64_t created_ns;	/* CLOCK_REALTIME */
+	uint32_t writers_gid;	/* writer group, or ERRSEQ_NO_GROUP */
+	int writable;		/* 1 if the asking user may write it */
 };
 
 struct errseq_daemon_status {
@@ -208,13 +243,21 @@ struct errseq_daemon_status {
 	char version[32];
 	uint64_t start_ns;	/* CLOCK_REALTIME */
 	uint64_t uptime_ns;
-	uint32_t capacity;	/* slots in the segment */
+	uint32_t capacity;	/* the global maximum of slots */
 	uint32_t slots_used;	/* live slots */
 	uint32_t slots_held;	/* deleted slots still held open */
 	uint32_t clients;	/* connections, this one included */
 	uint32_t max_clients;
 	uint64_t incarnation;
-	uint64_t segment_bytes;
+	uint64_t segment_bytes;	/* slot memory now: chunks * chunk bytes */
+	uint32_t chunks;	/* chunks of slot memory in use */
+	uint32_t chunk_slots;	/* slots per chunk */
+	uint32_t uid_slots;	/* live slots the asking user created */
+	uint32_t max_uid_slots;	/* its limit (0: none) */
+	uint32_t uid_clients;	/* the asking user's connections */
+	uint32_t max_uid_clients;
+	uint32_t uid_holds;	/* handles the asking user has open */
+	uint32_t max_uid_holds;
 };
 
 /* errseq_stat - one slot by name: 0, -ENOENT, -EINVAL, -ENOTCONN,
