@@ -155,29 +155,18 @@ static int map_raw_word(struct slot_bench *b, const char *name)
 			errseq_strerror(r));
 		return r;
 	}
-	fd = shm_open(b->d.shm, O_RDWR, 0);
-	if (fd < 0)
-		return -errno;
-	if (fstat(fd, &st) < 0) {
-		close(fd);
-		return -errno;
-	}
-	b->seg_size = (size_t)st.st_size;
-	b->seg = mmap(NULL, b->seg_size, PROT_READ | PROT_WRITE, MAP_SHARED,
-		      fd, 0);
-	close(fd);
+	/* The raw baseline: the same kind of 64-byte slot in a shared page
+	 * of our own (the daemon's chunks are not ours to map read-write
+	 * twice), starting from the slot's current word. */
+	b->seg_size = ESD_PAGE;
+	b->seg = mmap(NULL, b->seg_size, PROT_READ | PROT_WRITE,
+		      MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (b->seg == MAP_FAILED)
 		return -errno;
-	if ((uint64_t)info.index >= ((uint64_t)b->seg_size - ESD_PAGE) /
-					     sizeof(struct esd_slot))
-		return -ERANGE;
-	b->raw = &esd_seg_slot(b->seg, info.index)->word;
-	/* The same word through two mappings: the values must agree. */
-	if (ESD_WORD_VAL(*b->raw) != errseq_slot_peek(b->s) ||
-	    ESD_WORD_GEN(*b->raw) != info.generation) {
-		fprintf(stderr, "bench_data: slot word mismatch\n");
-		return -EPROTO;
-	}
+	b->raw = &((struct esd_slot *)b->seg)->word;
+	*b->raw = ESD_WORD(info.generation, errseq_slot_peek(b->s));
+	(void)fd;
+	(void)st;
 	return 0;
 }
 

@@ -96,6 +96,10 @@ static size_t ref_size(uint16_t op)
 		return sizeof(struct esp_hdr);
 	case ESP_OP_REATTACH:
 		return sizeof(struct esp_reattach_req);
+	case ESP_OP_SEEN:
+		return sizeof(struct esp_seen_req);
+	case ESP_OP_ARM:
+		return sizeof(struct esp_arm_req);
 	default:
 		return 0;
 	}
@@ -132,10 +136,15 @@ static int ref_decode(const uint8_t *buf, size_t len)
 
 		memcpy(&q, buf, sizeof(q));
 		if (h.op == ESP_OP_OPEN) {
-			if (q.flags & ~(uint32_t)(ESP_OPEN_CREATE |
-						  ESP_OPEN_EXCL))
+			if ((q.flags & ESP_OPEN_GROUP) &&
+			    !(q.flags & ESP_OPEN_CREATE))
 				return -EINVAL;
-			if (q.flags == ESP_OPEN_EXCL)
+			if (q.flags & ~(uint32_t)(ESP_OPEN_CREATE |
+						  ESP_OPEN_EXCL |
+						  ESP_OPEN_GROUP))
+				return -EINVAL;
+			if ((q.flags & ESP_OPEN_EXCL) &&
+			    !(q.flags & ESP_OPEN_CREATE))
 				return -EINVAL;
 		} else if (q.flags) {
 			return -EINVAL;
@@ -151,6 +160,12 @@ static int ref_decode(const uint8_t *buf, size_t len)
 		if (q.name_len < 1 || q.name_len > ESD_NAME_MAX)
 			return -EINVAL;
 		return ref_name_check(q.name, q.name_len);
+	}
+	case ESP_OP_ARM: {
+		struct esp_arm_req q;
+
+		memcpy(&q, buf, sizeof(q));
+		return q.on > 1 ? -EINVAL : 0;
 	}
 	default:
 		return 0;
@@ -177,6 +192,10 @@ static void check_decoded(const uint8_t *buf, const struct esd_request *r)
 	case ESP_OP_REATTACH:
 		name = r->u.reattach.name;
 		name_len = r->u.reattach.name_len;
+		break;
+	case ESP_OP_ARM:
+		if (r->u.arm.on > 1)
+			fail("ARM on not 0/1", (int)r->u.arm.on, 1);
 		break;
 	case ESP_OP_LIST:
 		if (r->u.list.max < 1 || r->u.list.max > ESP_LIST_MAX)

@@ -6,7 +6,9 @@
 #              through the same target and reference model as the fuzzer.
 # make fuzz    builds fuzz/fuzz_request.c with $(CLANG) -fsanitize=fuzzer,
 #              address,undefined (directly, not through libtool, compiling
-#              the daemon and common sources it needs) and runs a libFuzzer
+#              the daemon and common sources it needs, because libFuzzer
+#              needs them built with its coverage instrumentation; the
+#              replay links libesd like every other test) and runs a libFuzzer
 #              campaign of $(FUZZ_SECONDS) seconds on a scratch copy of the
 #              corpus.  A crash leaves fuzz/crash-* in the build tree and
 #              fails; copy it into fuzz/regressions/ to keep it as a test.
@@ -19,9 +21,10 @@ FUZZ_SRCS = fuzz/fuzz_request.c daemon/request.c common/common.c
 check_PROGRAMS += fuzz/replay_request
 TESTS += fuzz/replay_request
 fuzz_replay_request_SOURCES = fuzz/replay.c fuzz/fuzz_request.c \
-	fuzz/fuzz_request.h daemon/request.c daemon/request.h
+	fuzz/fuzz_request.h
 fuzz_replay_request_CFLAGS = $(AM_CFLAGS)
-fuzz_replay_request_LDADD = common/libcommon.la
+fuzz_replay_request_LDADD = daemon/libesd.la common/libcommon.la \
+	$(LIBEVENT_LIBS)
 
 EXTRA_DIST += fuzz/corpus fuzz/regressions
 CLEANFILES += fuzz/fuzz_request-libfuzzer

@@ -185,6 +185,8 @@ static int write_seeds(const char *dir)
 	struct esp_list_req lq;
 	struct esp_hdr st;
 	struct esp_reattach_req rq;
+	struct esp_seen_req eq;
+	struct esp_arm_req aq;
 	char longname[ESD_NAME_MAX + 1];
 	int rc = 0;
 
@@ -205,6 +207,9 @@ static int write_seeds(const char *dir)
 	rc |= write_seed(dir, "open-create", &nq, sizeof(nq));
 	name_req(&nq, ESP_OP_OPEN, ESP_OPEN_CREATE | ESP_OPEN_EXCL, longname);
 	rc |= write_seed(dir, "open-create-excl-long", &nq, sizeof(nq));
+	name_req(&nq, ESP_OP_OPEN, ESP_OPEN_CREATE | ESP_OPEN_GROUP, "grp");
+	nq.gid = 100;
+	rc |= write_seed(dir, "open-create-group", &nq, sizeof(nq));
 	name_req(&nq, ESP_OP_UNLINK, 0, "x");
 	rc |= write_seed(dir, "unlink", &nq, sizeof(nq));
 	name_req(&nq, ESP_OP_STAT, 0, "stat/me");
@@ -227,8 +232,8 @@ static int write_seeds(const char *dir)
 
 	hdr(&st, ESP_OP_STATUS, 5);
 	rc |= write_seed(dir, "status", &st, sizeof(st));
-	st.version = 2;
-	rc |= write_seed(dir, "status-version2", &st, sizeof(st));
+	st.version = 1;
+	rc |= write_seed(dir, "status-version1", &st, sizeof(st));
 	st.version = ESP_VERSION;
 	st.op = 200;
 	rc |= write_seed(dir, "unknown-op", &st, sizeof(st));
@@ -241,6 +246,22 @@ static int write_seeds(const char *dir)
 	rq.name_len = 4;
 	memcpy(rq.name, "slot", 4);
 	rc |= write_seed(dir, "reattach", &rq, sizeof(rq));
+
+	memset(&eq, 0, sizeof(eq));
+	hdr(&eq.hdr, ESP_OP_SEEN, 8);
+	eq.index = 1025;
+	eq.gen = 1;
+	eq.value = 5;
+	rc |= write_seed(dir, "seen", &eq, sizeof(eq));
+
+	memset(&aq, 0, sizeof(aq));
+	hdr(&aq.hdr, ESP_OP_ARM, 9);
+	aq.index = 3;
+	aq.gen = 1;
+	aq.on = 1;
+	rc |= write_seed(dir, "arm", &aq, sizeof(aq));
+	aq.on = 2;
+	rc |= write_seed(dir, "arm-bad", &aq, sizeof(aq));
 
 	rc |= write_seed(dir, "name", "disk0/errors", 12);
 	rc |= write_seed(dir, "shm-name", "/esdt-1-0", 9);
