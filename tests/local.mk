@@ -6,3 +6,12 @@ TESTS += tests/test_errseq
 tests_test_errseq_SOURCES = tests/test_errseq.c
 tests_test_errseq_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_errseq_LDADD = client/liberrseq-client.la $(CHECK_LIBS)
+
+# The daemon's state (registry, free lists, repair, holds, quota), linked
+# against libesd directly: no daemon, no socket.
+check_PROGRAMS += tests/test_registry
+TESTS += tests/test_registry
+tests_test_registry_SOURCES = tests/test_registry.c
+tests_test_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
+tests_test_registry_LDADD = daemon/libesd.la common/libcommon.la \
+	$(LIBEVENT_LIBS) $(CHECK_LIBS)
