@@ -43,24 +43,28 @@ static int listen_fds(void)
 	return (int)n;
 }
 
+/* The first of the @n passed fds that is a socket, or -1. */
+static int first_socket(int n)
+{
+	struct stat sb;
+
+	for (int i = 0; i < n; i++)
+		if (fstat(LISTEN_FDS_START + i, &sb) == 0 &&
+		    S_ISSOCK(sb.st_mode))
+			return LISTEN_FDS_START + i;
+	return -1;
+}
+
 static int adopt_activated(struct esd_listener *l, int n, char *err,
 			   size_t errlen)
 {
-	int fd = LISTEN_FDS_START, domain = 0, type = 0, acc = 0, fl;
-	socklen_t len = sizeof(int);
-	struct sockaddr_un sun;
-	socklen_t slen = sizeof(sun);
-	struct stat sb;
-
 	/* With --persist fdstore, systemd passes the stored memfds too
 	 * (daemon/store.c takes them by name): the socket is the first fd
 	 * that is a socket.  The environment stays for the store to read. */
-	for (int i = 0; i < n; i++)
-		if (fstat(LISTEN_FDS_START + i, &sb) == 0 &&
-		    S_ISSOCK(sb.st_mode)) {
-			fd = LISTEN_FDS_START + i;
-			break;
-		}
+	int fd = first_socket(n), domain = 0, type = 0, acc = 0, fl;
+	socklen_t len = sizeof(int);
+	struct sockaddr_un sun;
+	socklen_t slen = sizeof(sun);
 	if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0 ||
 	    (len = sizeof(int),
 	     getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len)) < 0 ||
@@ -260,7 +264,9 @@ int esd_listener_open(struct esd_listener *l, const char *path, mode_t mode,
 
 	memset(l, 0, sizeof(*l));
 	l->fd = -1;
-	if (n > 0)
+	/* Passed fds may be only the memfds of systemd's fd store (no
+	 * .socket unit): then we bind the path ourselves. */
+	if (n > 0 && first_socket(n) >= 0)
 		r = adopt_activated(l, n, err, errlen);
 	else
 		r = bind_path(l, path, mode, have_group, gid, err, errlen);

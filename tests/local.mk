@@ -15,3 +15,7 @@ tests_test_registry_SOURCES = tests/test_registry.c
 tests_test_registry_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) $(LIBEVENT_CFLAGS)
 tests_test_registry_LDADD = daemon/libesd.la common/libcommon.la \
 	$(LIBEVENT_LIBS) $(CHECK_LIBS)
+
+# --persist fdstore across kill -9, with this test playing systemd's part.
+TESTS += tests/fdstore.py
+EXTRA_DIST += tests/fdstore.py
