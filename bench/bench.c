@@ -1,7 +1,7 @@
 /*
  * bench.c - shared helpers of errseqd's benchmarks: options, clocks,
  * medians and percentiles, the results table and its JSON, and starting a
- * private daemon through tests/harness.h.  See bench.h for the contracts.
+ * private daemon through tests/support/harness.h.  See bench.h for the contracts.
  */
 #include "config.h"
 

@@ -19,7 +19,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 /* Keep the compiler from inlining, cloning or analysing a baseline across
  * the call, so it is a real call like the library's out-of-line ones. */
@@ -131,7 +131,7 @@ void bench_note(struct bench_row *r, const char *fmt, ...)
 int bench_finish(void);
 
 /*
- * bench_daemon_start - start a private errseqd through tests/harness.h
+ * bench_daemon_start - start a private errseqd through tests/support/harness.h
  * ($ERRSEQD_BIN, a temporary socket and shm name) with @slots slots and
  * the NULL-terminated @extra arguments.  Returns 0, or a negative errno
  * after printing why to stderr.  Call from the main thread.

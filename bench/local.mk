@@ -17,7 +17,7 @@ bench_libbench_la_SOURCES = bench/bench.c bench/bench.h bench/rawops.h \
 bench_libbench_la_LIBADD = -lm
 
 BENCH_LDADD = bench/libbench.la client/liberrseq-client.la \
-	tests/libharness.la common/libcommon.la -lm -lpthread
+	tests/support/libharness.la common/libcommon.la -lm -lpthread
 
 bench_bench_data_SOURCES = bench/bench_data.c
 bench_bench_data_LDADD = $(BENCH_LDADD) -ldl

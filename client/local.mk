@@ -28,13 +28,7 @@ DISTCLEANFILES += client/liberrseq-client.pc
 man_MANS += man/liberrseq-client.3
 EXTRA_DIST += man/liberrseq-client.3
 
-# The library's test: against the real daemon, through tests/harness.h.
-check_PROGRAMS += tests/test_client
-TESTS += tests/test_client
-tests_test_client_SOURCES = tests/test_client.c
-tests_test_client_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
-tests_test_client_LDADD = client/liberrseq-client.la tests/libharness.la \
-	common/libcommon.la $(CHECK_LIBS) -lpthread
+# Its tests (tests/client/) are registered in tests/local.mk.
 
 # Only errseq_* may leave the library: checked with nm -D.
 TESTS += client/test-exports.sh

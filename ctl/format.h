@@ -2,8 +2,9 @@
  * format.h - errseqctl's pure formatting helpers: the errno name table,
  * JSON and Prometheus escaping, ISO-8601 times and human durations.
  *
- * Nothing here talks to the daemon or keeps state, so tests/test_ctl.c
- * links this file directly and checks it case by case.
+ * Nothing here talks to the daemon or keeps state, so
+ * tests/ctl/test_format.c links this file directly and checks it case by
+ * case.
  */
 #ifndef ERRSEQ_CTL_FORMAT_H
 #define ERRSEQ_CTL_FORMAT_H

@@ -1,4 +1,4 @@
-# ctl/local.mk - errseqctl, its man page and its integration test.
+# ctl/local.mk - errseqctl and its man page.
 
 bin_PROGRAMS += ctl/errseqctl
 ctl_errseqctl_SOURCES = \
@@ -10,14 +10,4 @@ ctl_errseqctl_LDADD = client/liberrseq-client.la common/libcommon.la
 man_MANS += man/errseqctl.1
 EXTRA_DIST += man/errseqctl.1
 
-# tests/test_ctl: runs the built errseqctl ($ERRSEQCTL_BIN) against a real
-# errseqd started by tests/harness.c, and unit-tests ctl/format.c.
-check_PROGRAMS += tests/test_ctl
-TESTS += tests/test_ctl
-tests_test_ctl_SOURCES = tests/test_ctl.c ctl/format.c ctl/format.h
-tests_test_ctl_CPPFLAGS = $(AM_CPPFLAGS) \
-	-DCTL_TEST_TOP_SRCDIR='"$(abs_top_srcdir)"'
-tests_test_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
-tests_test_ctl_LDADD = tests/libharness.la client/liberrseq-client.la \
-	common/libcommon.la $(CHECK_LIBS)
-EXTRA_DIST += tests/json_check.py
+# Its tests (tests/ctl/) are registered in tests/local.mk.

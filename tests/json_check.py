@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """json_check.py - parse errseqctl's JSON output strictly and print fields.
 
-Used by tests/test_ctl.c, which compares what this prints with the values
-it expects: the JSON is read by a real parser, never matched as text.
+Used by errseqctl's tests (json_q in tests/support/ctl_util.c), which compare
+what this prints with the values they expect: the JSON is read by a real
+parser, never matched as text.
 
     json_check.py [--lines] PATH...
 

@@ -29,7 +29,7 @@ tests_reliability_librel_la_SOURCES = tests/reliability/rel.c \
 	tests/reliability/rel.h
 tests_reliability_librel_la_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
-REL_LDADD = tests/reliability/librel.la tests/libharness.la \
+REL_LDADD = tests/reliability/librel.la tests/support/libharness.la \
 	client/liberrseq-client.la $(CHECK_LIBS)
 REL_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 
@@ -54,7 +54,8 @@ tests_reliability_rel_load_LDADD = $(REL_LDADD)
 
 tests_reliability_rel_sockfuzz_SOURCES = tests/reliability/rel_sockfuzz.c
 tests_reliability_rel_sockfuzz_CFLAGS = $(REL_CFLAGS)
-tests_reliability_rel_sockfuzz_LDADD = tests/librawclient.la $(REL_LDADD)
+tests_reliability_rel_sockfuzz_LDADD = tests/support/librawclient.la \
+	$(REL_LDADD)
 
 tests_reliability_rel_segment_SOURCES = tests/reliability/rel_segment.c
 tests_reliability_rel_segment_CFLAGS = $(REL_CFLAGS)

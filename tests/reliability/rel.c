@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 enum rel_scale rel_scale(void)
@@ -275,7 +275,9 @@ void rel_stop_clean(struct esdt_daemon *d)
 
 struct Suite *rel_suite(const char *name, struct TCase **tc)
 {
-	char sname[64];
+	/* suite_create keeps the pointer, not a copy: the name must outlive
+	 * the suite (each program builds one suite, so static storage). */
+	static char sname[64];
 	Suite *s;
 
 	snprintf(sname, sizeof(sname), "reliability_%s", name);

@@ -2,7 +2,7 @@
  * rel.h - helpers shared by the reliability suite's programs (issue 5).
  *
  * Each program in tests/reliability/ measures one family of figures against
- * the real daemon (started through tests/harness.h) and prints every figure
+ * the real daemon (started through tests/support/harness.h) and prints every figure
  * as one line "FIGURE <name> <value>" on stdout, so that `make stress` and
  * doc/reliability.md can collect them.  The scale (how many processes, how
  * many operations) comes from $ESDR_SCALE: "ci" (the default, what
@@ -110,7 +110,8 @@ void rel_stop_clean(struct esdt_daemon *d);
 /*
  * rel_suite - the suite "reliability_<name>" with one test case <name>,
  * already added, whose timeout allows full scale (minutes).  The case is
- * returned in *@tc for the tests.  rel_run - run @s and free it; returns
+ * returned in *@tc for the tests.  Call it once per program (the suite
+ * name lives in static storage).  rel_run - run @s and free it; returns
  * the program's exit status.
  */
 struct Suite;

@@ -25,7 +25,7 @@
 
 #include <errseq/client.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 #define CAPACITY	64

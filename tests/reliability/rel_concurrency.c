@@ -56,7 +56,7 @@
 
 #include <errseq/client.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 enum inject {

@@ -30,7 +30,7 @@
 #include <errseq/client.h>
 
 #include "common/shm_layout.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 #define MAX_PROCS	32

@@ -37,7 +37,7 @@
 
 #include <errseq/client.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 #define MAX_WORKERS	32

@@ -28,7 +28,7 @@
 #include <errseq/client.h>
 
 #include "common/shm_layout.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 #define NOBODY		65534

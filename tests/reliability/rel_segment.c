@@ -29,7 +29,7 @@
 #include <errseq/client.h>
 
 #include "common/shm_layout.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/reliability/rel.h"
 
 #define SLOTS	16

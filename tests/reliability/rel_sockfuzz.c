@@ -32,8 +32,8 @@
 #include <errseq/client.h>
 
 #include "common/protocol.h"
-#include "tests/harness.h"
-#include "tests/rawclient.h"
+#include "tests/support/harness.h"
+#include "tests/support/rawclient.h"
 #include "tests/reliability/rel.h"
 
 #define MAX_FUZZERS	16

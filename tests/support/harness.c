@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 
 #define MAX_REGISTERED 64
 

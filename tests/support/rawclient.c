@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tests/rawclient.h"
+#include "tests/support/rawclient.h"
 
 static int64_t now_ms(void)
 {

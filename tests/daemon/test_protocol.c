@@ -1,0 +1,590 @@
+/*
+ * test_protocol.c - errseqd integration tests: every request of the control
+ * protocol and its exact reply codes, through the raw client.
+ *
+ * Every test starts the real daemon on its own temporary socket and shm
+ * name; the helpers and the fixtures are in tests/support/daemon_util.h.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/protocol.h"
+#include "common/shm_layout.h"
+#include "tests/support/daemon_util.h"
+
+/* ---- HELLO ------------------------------------------------------------ */
+
+START_TEST(daemon_hello_passes_segment_fd)
+{
+	struct esdt_daemon d;
+	struct esrc c, c2;
+	struct esd_seg_header *h;
+	struct stat st;
+	char path[128];
+	void *base;
+
+	start_daemon(&d, 16, NULL);
+	conn(&c, &d);
+	ck_assert_uint_eq(c.hello.version, ESP_VERSION);
+	ck_assert_uint_eq(c.hello.layout_version, ESD_LAYOUT_VERSION);
+	ck_assert_uint_eq(c.hello.slot_count, 16);
+	ck_assert_uint_eq(c.hello.slot_stride, sizeof(struct esd_slot));
+	ck_assert_uint_eq(c.hello.header_size, ESD_PAGE);
+	ck_assert_int_eq((pid_t)c.hello.daemon_pid, d.pid);
+	ck_assert_uint_ne(c.hello.incarnation, 0);
+	ck_assert_uint_eq(c.hello.seg_size, esd_seg_size(16));
+
+	/* The fd is the data segment, read-write, of the advertised size. */
+	ck_assert_int_eq(fstat(c.seg_fd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, c.hello.seg_size);
+	ck_assert_uint_eq(st.st_mode & 07777, 0660);
+	ck_assert_int_eq(fcntl(c.seg_fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	base = map_hello(&c);
+	h = base;
+	ck_assert_uint_eq(h->magic, ESD_SEG_MAGIC);
+	ck_assert_uint_eq(h->layout_version, ESD_LAYOUT_VERSION);
+	ck_assert_uint_eq(h->header_size, ESD_PAGE);
+	ck_assert_uint_eq(h->slot_count, 16);
+	ck_assert_uint_eq(h->slot_stride, sizeof(struct esd_slot));
+	ck_assert_uint_eq(h->incarnation, c.hello.incarnation);
+	ck_assert_int_eq(h->daemon_pid, d.pid);
+	ck_assert_uint_eq(h->retired, 0);
+	ck_assert_uint_ne(h->created_ns, 0);
+	ck_assert_uint_ne(h->daemon_start_ns, 0);
+	for (uint32_t i = 0; i < 16; i++)
+		ck_assert_uint_eq(slot_word(base, i), 0);
+
+	/* It is the named segment in /dev/shm; the registry is 0600. */
+	shm_path(path, sizeof(path), d.shm, "");
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, esd_seg_size(16));
+	shm_path(path, sizeof(path), d.shm, ESD_REG_SUFFIX);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, esd_reg_size(16));
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+
+	/* HELLO may be repeated: the fd comes again. */
+	CK_CODE(esrc_hello(&c), 0);
+	ck_assert_int_ge(c.seg_fd, 0);
+	ck_assert_int_eq(fstat(c.seg_fd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, c.hello.seg_size);
+
+	/* Every connection gets the same segment. */
+	conn(&c2, &d);
+	ck_assert_uint_eq(c2.hello.incarnation, c.hello.incarnation);
+	ck_assert_uint_eq(c2.hello.seg_size, c.hello.seg_size);
+
+	munmap(base, c.hello.seg_size);
+	esrc_fini(&c);
+	esrc_fini(&c2);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_hello_version_negotiation)
+{
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_hdr h;
+
+	start_daemon(&d, 4, NULL);
+	ck_assert_int_eq(esrc_init(&c, d.sock), 0);
+	/* No overlap with version 1: refused, connection stays usable. */
+	CK_CODE(esrc_hello_versions(&c, 2, 7), -EPROTONOSUPPORT);
+	CK_CODE(esrc_hello_versions(&c, 0, 0), -EPROTONOSUPPORT);
+	CK_CODE(esrc_hello_versions(&c, 5, 2), -EPROTONOSUPPORT);
+	ck_assert_int_lt(c.seg_fd, 0);
+	/* A range that includes 1 picks 1. */
+	CK_CODE(esrc_hello_versions(&c, 1, 9), 0);
+	ck_assert_uint_eq(c.hello.version, 1);
+	ck_assert_int_ge(c.seg_fd, 0);
+
+	/* A header with another version: -EPROTONOSUPPORT, still usable. */
+	esrc_hdr(&h, ESP_OP_STATUS, 77);
+	h.version = 2;
+	CK_CODE(raw_call(&c, &h, sizeof(h)), -EPROTONOSUPPORT);
+	h.version = 0;
+	CK_CODE(raw_call(&c, &h, sizeof(h)), -EPROTONOSUPPORT);
+	status_ok(&c);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_op_before_hello_is_eproto)
+{
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_list_rep *lr = malloc(ESP_MAX_MSG);
+
+	start_daemon(&d, 4, NULL);
+	ck_assert_int_eq(esrc_init(&c, d.sock), 0);
+	CK_CODE(esrc_status(&c, NULL), -EPROTO);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_CREATE, NULL), -EPROTO);
+	CK_CODE(esrc_close_slot(&c, 0, 1), -EPROTO);
+	CK_CODE(esrc_unlink(&c, NAME("a")), -EPROTO);
+	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -EPROTO);
+	CK_CODE(esrc_list(&c, 0, 0, lr, ESP_MAX_MSG), -EPROTO);
+	CK_CODE(esrc_reattach(&c, 0, 1, NAME("a"), NULL), -EPROTO);
+	/* Nothing was created, and HELLO still works afterwards. */
+	CK_CODE(esrc_hello(&c), 0);
+	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -ENOENT);
+	free(lr);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+/* ---- OPEN, names ------------------------------------------------------ */
+
+START_TEST(daemon_open_create_excl)
+{
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_open_rep a, a2, a3, b;
+	void *base;
+
+	start_daemon(&d, 8, NULL);
+	conn(&c, &d);
+	base = map_hello(&c);
+	CK_CODE(esrc_open(&c, NAME("a"), 0, NULL), -ENOENT);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_EXCL, NULL), -EINVAL);
+	CK_CODE(esrc_open(&c, NAME("a"), 0x4, NULL), -EINVAL);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_CREATE | 0x80000000u, NULL),
+		-EINVAL);
+	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -ENOENT);
+
+	a = open_ok(&c, "a", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(a.created, 1);
+	ck_assert_uint_lt(a.index, 8);
+	ck_assert_msg(ESD_GEN_LIVE(a.gen), "gen %u must be odd", a.gen);
+	ck_assert_uint_eq(slot_word(base, a.index), ESD_WORD(a.gen, 0));
+
+	a2 = open_ok(&c, "a", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(a2.created, 0);
+	ck_assert_uint_eq(a2.index, a.index);
+	ck_assert_uint_eq(a2.gen, a.gen);
+	a3 = open_ok(&c, "a", 0);
+	ck_assert_uint_eq(a3.created, 0);
+	ck_assert_uint_eq(a3.index, a.index);
+	ck_assert_uint_eq(a3.gen, a.gen);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_CREATE | ESP_OPEN_EXCL,
+			  NULL), -EEXIST);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_EXCL, NULL), -EINVAL);
+
+	b = open_ok(&c, "b", ESP_OPEN_CREATE | ESP_OPEN_EXCL);
+	ck_assert_uint_eq(b.created, 1);
+	ck_assert_uint_ne(b.index, a.index);
+	ck_assert_msg(ESD_GEN_LIVE(b.gen), "gen %u must be odd", b.gen);
+
+	/* Three successful opens of a, none counted for the failures. */
+	ck_assert_uint_eq(stat_ok(&c, "a").holders, 3);
+	ck_assert_uint_eq(stat_ok(&c, "b").holders, 1);
+	ck_assert_uint_eq(status_ok(&c).slots_used, 2);
+	munmap(base, c.hello.seg_size);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_names_valid_and_invalid)
+{
+	static const unsigned char bad[] = {
+		' ', '\0', '\t', '\n', '\r', '!', '"', '#', '$', '%', '&',
+		'\'', '(', ')', '*', '+', ',', ';', '<', '=', '>', '?', '[',
+		'\\', ']', '^', '`', '{', '|', '}', '~', 0x01, 0x7f, 0x80,
+		0xc3, 0xff,
+	};
+	static const size_t bad_len[] = { 0, ESD_NAME_MAX + 1, 1000,
+					  UINT32_MAX };
+	static char buf[ESP_MAX_MSG];
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_slot_info info;
+	struct esp_name_req req;
+	char name[ESD_NAME_MAX + 8];
+	uint32_t good = 0;
+	size_t len;
+
+	start_daemon(&d, 16, NULL);
+	conn(&c, &d);
+
+	/* 1 byte, 128 bytes, and every allowed character class. */
+	open_ok(&c, "x", ESP_OPEN_CREATE);
+	good++;
+	for (size_t i = 0; i < sizeof(name); i++)
+		name[i] = "abcXYZ059._:/@-"[i % 15];
+	CK_CODE(esrc_open(&c, name, ESD_NAME_MAX, ESP_OPEN_CREATE, NULL), 0);
+	good++;
+	CK_CODE(esrc_stat(&c, name, ESD_NAME_MAX, &info), 0);
+	ck_assert_uint_eq(info.name_len, ESD_NAME_MAX);
+	ck_assert_int_eq(memcmp(info.name, name, ESD_NAME_MAX), 0);
+	open_ok(&c, "azAZ09._:/@-", ESP_OPEN_CREATE);
+	open_ok(&c, "@", ESP_OPEN_CREATE);
+	open_ok(&c, "/", ESP_OPEN_CREATE);
+	open_ok(&c, "..", ESP_OPEN_CREATE);
+	good += 4;
+
+	/* Lengths 0, 129 and beyond: -EINVAL for every op that takes a name. */
+	for (size_t k = 0; k < sizeof(bad_len) / sizeof(bad_len[0]); k++) {
+		len = bad_len[k];
+		CK_CODE(esrc_open(&c, name, len, ESP_OPEN_CREATE, NULL),
+			-EINVAL);
+		CK_CODE(esrc_open(&c, name, len, 0, NULL), -EINVAL);
+		CK_CODE(esrc_stat(&c, name, len, NULL), -EINVAL);
+		CK_CODE(esrc_unlink(&c, name, len), -EINVAL);
+		CK_CODE(esrc_reattach(&c, 0, 1, name, len, NULL), -EINVAL);
+	}
+
+	/* Each byte outside [A-Za-z0-9._:/@-], at the start, middle, end. */
+	for (size_t k = 0; k < sizeof(bad); k++)
+		for (int pos = 0; pos < 5; pos += 2) {
+			char n[5] = { 'a', 'b', 'c', 'd', 'e' };
+
+			n[pos] = (char)bad[k];
+			ck_assert_msg(esrc_open(&c, n, 5, ESP_OPEN_CREATE,
+						NULL) == -EINVAL,
+				      "byte 0x%02x at %d accepted", bad[k], pos);
+			CK_CODE(esrc_stat(&c, n, 5, NULL), -EINVAL);
+			CK_CODE(esrc_unlink(&c, n, 5), -EINVAL);
+		}
+
+	/* Bytes of the name field past name_len are ignored. */
+	memset(&req, '!', sizeof(req));
+	req.flags = ESP_OPEN_CREATE;
+	req.name_len = 3;
+	memcpy(req.name, "abc", 3);
+	CK_CODE(esrc_request(&c, ESP_OP_OPEN, &req, sizeof(req), buf,
+			     sizeof(buf), &len, NULL), 0);
+	ck_assert_uint_eq(len, sizeof(struct esp_open_rep));
+	good++;
+	info = stat_ok(&c, "abc");
+	ck_assert_uint_eq(info.name_len, 3);
+
+	ck_assert_uint_eq(status_ok(&c).slots_used, good);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_stat_and_status_report)
+{
+	struct esdt_daemon d;
+	struct esrc c, c2;
+	struct esp_slot_info info;
+	struct esp_status_rep st, st2;
+	struct esp_name_req req = { .flags = 1, .name_len = 1, .name = "s" };
+	struct esp_open_rep o;
+	struct esd_slot *slot;
+	struct timespec ts;
+	char buf[512];
+	void *base;
+
+	start_daemon(&d, 8, NULL);
+	conn(&c, &d);
+	base = map_hello(&c);
+	o = open_ok(&c, "s", ESP_OPEN_CREATE);
+	info = stat_ok(&c, "s");
+	ck_assert_uint_eq(info.index, o.index);
+	ck_assert_uint_eq(info.gen, o.gen);
+	ck_assert_uint_eq(info.creator_uid, geteuid());
+	ck_assert_uint_eq(info.holders, 1);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ck_assert_uint_ne(info.created_ns, 0);
+	ck_assert_uint_le(info.created_ns,
+			  (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec);
+	ck_assert_uint_eq(info.word, ESD_WORD(o.gen, 0));
+	ck_assert_uint_eq(info.sets_total, 0);
+	ck_assert_uint_eq(info.last_set_ns, 0);
+	ck_assert_int_eq(info.last_pid, 0);
+	ck_assert_uint_eq(info.name_len, 1);
+	ck_assert_int_eq(info.name[0], 's');
+
+	/* What producers wrote in the segment is reported, and STAT has no
+	 * side effect on the word (no SEEN set). */
+	slot = esd_seg_slot(base, o.index);
+	__atomic_store_n(&slot->word, ESD_WORD(o.gen, 5), __ATOMIC_SEQ_CST);
+	__atomic_store_n(&slot->sets_total, 3, __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->last_set_ns, 12345, __ATOMIC_RELAXED);
+	__atomic_store_n(&slot->last_pid, 4321, __ATOMIC_RELAXED);
+	info = stat_ok(&c, "s");
+	ck_assert_uint_eq(info.word, ESD_WORD(o.gen, 5));
+	ck_assert_uint_eq(info.sets_total, 3);
+	ck_assert_uint_eq(info.last_set_ns, 12345);
+	ck_assert_int_eq(info.last_pid, 4321);
+	ck_assert_uint_eq(slot_word(base, o.index), ESD_WORD(o.gen, 5));
+
+	CK_CODE(esrc_stat(&c, NAME("nope"), NULL), -ENOENT);
+	/* STAT takes no flags. */
+	CK_CODE(esrc_request(&c, ESP_OP_STAT, &req, sizeof(req), buf,
+			     sizeof(buf), NULL, NULL), -EINVAL);
+
+	st = status_ok(&c);
+	ck_assert_int_eq((pid_t)st.pid, d.pid);
+	ck_assert_uint_eq(st.slot_count, 8);
+	ck_assert_uint_eq(st.slots_used, 1);
+	ck_assert_uint_eq(st.slots_held, 0);
+	ck_assert_uint_eq(st.clients, 1);
+	ck_assert_uint_eq(st.max_clients, 4096);
+	ck_assert_uint_eq(st.incarnation, c.hello.incarnation);
+	ck_assert_uint_eq(st.seg_size, c.hello.seg_size);
+	ck_assert_uint_ne(st.start_ns, 0);
+	ck_assert_msg(memchr(st.version, '\0', sizeof(st.version)) != NULL,
+		      "version not NUL-terminated");
+	ck_assert_str_eq(st.version, PACKAGE_VERSION);
+
+	conn(&c2, &d);
+	ck_assert_uint_eq(wait_clients(&c, 2), 2);
+	st2 = status_ok(&c2);
+	ck_assert_uint_ge(st2.uptime_ns, st.uptime_ns);
+	ck_assert_uint_eq(st2.start_ns, st.start_ns);
+	munmap(base, c.hello.seg_size);
+	esrc_fini(&c);
+	esrc_fini(&c2);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+/* ---- CLOSE, UNLINK, holds, reuse ------------------------------------- */
+
+START_TEST(daemon_close_releases_holds)
+{
+	struct esdt_daemon d;
+	struct esrc a, b;
+	struct esp_open_rep x, y;
+
+	start_daemon(&d, 8, NULL);
+	conn(&a, &d);
+	conn(&b, &d);
+	x = open_ok(&a, "x", ESP_OPEN_CREATE);
+	open_ok(&a, "x", 0);
+	y = open_ok(&b, "y", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(stat_ok(&a, "x").holders, 2);
+	CK_CODE(esrc_close_slot(&a, x.index, x.gen), 0);
+	ck_assert_uint_eq(stat_ok(&a, "x").holders, 1);
+	CK_CODE(esrc_close_slot(&a, x.index, x.gen), 0);
+	ck_assert_uint_eq(stat_ok(&a, "x").holders, 0);
+	/* No hold left on this connection. */
+	CK_CODE(esrc_close_slot(&a, x.index, x.gen), -EBADF);
+	/* A slot only another connection holds. */
+	CK_CODE(esrc_close_slot(&a, y.index, y.gen), -EBADF);
+	ck_assert_uint_eq(stat_ok(&a, "y").holders, 1);
+	/* Indexes never used, or beyond the segment. */
+	CK_CODE(esrc_close_slot(&a, 7, 1), -EBADF);
+	CK_CODE(esrc_close_slot(&a, 8, 1), -EBADF);
+	CK_CODE(esrc_close_slot(&a, UINT32_MAX, 1), -EBADF);
+	/* The slot stays; b's hold is unaffected and releasable. */
+	stat_ok(&a, "x");
+	CK_CODE(esrc_close_slot(&b, y.index, y.gen), 0);
+	ck_assert_uint_eq(stat_ok(&a, "y").holders, 0);
+	esrc_fini(&a);
+	esrc_fini(&b);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_unlink_invalidates_slot)
+{
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_open_rep x, y;
+	struct esp_status_rep st;
+	void *base;
+
+	start_daemon(&d, 8, NULL);
+	conn(&c, &d);
+	base = map_hello(&c);
+	x = open_ok(&c, "x", ESP_OPEN_CREATE);
+	__atomic_store_n(&esd_seg_slot(base, x.index)->word,
+			 ESD_WORD(x.gen, 5), __ATOMIC_SEQ_CST);
+	CK_CODE(esrc_unlink(&c, NAME("x")), 0);
+	/* Generation to even, value complemented (wakes futex sleepers). */
+	ck_assert_uint_eq(slot_word(base, x.index),
+			  ESD_WORD(x.gen + 1, ~(uint32_t)5));
+	CK_CODE(esrc_stat(&c, NAME("x"), NULL), -ENOENT);
+	CK_CODE(esrc_unlink(&c, NAME("x")), -ENOENT);
+	CK_CODE(esrc_open(&c, NAME("x"), 0, NULL), -ENOENT);
+	CK_CODE(esrc_reattach(&c, x.index, x.gen, NAME("x"), NULL), -ESTALE);
+	st = status_ok(&c);
+	ck_assert_uint_eq(st.slots_used, 0);
+	ck_assert_uint_eq(st.slots_held, 1);
+	/* The hold on the deleted slot is released with its old identity. */
+	CK_CODE(esrc_close_slot(&c, x.index, x.gen), 0);
+	ck_assert_uint_eq(status_ok(&c).slots_held, 0);
+	CK_CODE(esrc_close_slot(&c, x.index, x.gen), -EBADF);
+	CK_CODE(esrc_unlink(&c, NAME("never")), -ENOENT);
+	CK_CODE(esrc_unlink(&c, NAME("bad name")), -EINVAL);
+
+	/* Re-created: a new generation, value reset. */
+	y = open_ok(&c, "x", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(y.created, 1);
+	ck_assert_msg(ESD_GEN_LIVE(y.gen), "gen %u must be odd", y.gen);
+	ck_assert_msg(y.index != x.index || y.gen == x.gen + 2,
+		      "index %u reused with gen %u after gen %u", y.index,
+		      y.gen, x.gen);
+	ck_assert_uint_eq(slot_word(base, y.index), ESD_WORD(y.gen, 0));
+	munmap(base, c.hello.seg_size);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_reattach)
+{
+	struct esdt_daemon d;
+	struct esrc a, b;
+	struct esp_open_rep r, o;
+
+	start_daemon(&d, 8, NULL);
+	conn(&a, &d);
+	conn(&b, &d);
+	r = open_ok(&a, "r", ESP_OPEN_CREATE);
+	open_ok(&a, "s", ESP_OPEN_CREATE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("r"), &o), 0);
+	ck_assert_uint_eq(o.index, r.index);
+	ck_assert_uint_eq(o.gen, r.gen);
+	ck_assert_uint_eq(o.created, 0);
+	ck_assert_uint_eq(stat_ok(&a, "r").holders, 2);
+
+	CK_CODE(esrc_reattach(&b, r.index, r.gen + 2, NAME("r"), NULL),
+		-ESTALE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen + 1, NAME("r"), NULL),
+		-ESTALE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("q"), NULL), -ESTALE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("rr"), NULL), -ESTALE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("s"), NULL), -ESTALE);
+	CK_CODE(esrc_reattach(&b, 999, r.gen, NAME("r"), NULL), -ESTALE);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("bad name"), NULL),
+		-EINVAL);
+	ck_assert_uint_eq(stat_ok(&a, "r").holders, 2);
+
+	CK_CODE(esrc_unlink(&a, NAME("r")), 0);
+	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("r"), NULL), -ESTALE);
+	/* The reattached hold is a hold like any other. */
+	CK_CODE(esrc_close_slot(&b, r.index, r.gen), 0);
+	CK_CODE(esrc_close_slot(&b, r.index, r.gen), -EBADF);
+	esrc_fini(&a);
+	esrc_fini(&b);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+START_TEST(daemon_list_pages)
+{
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_list_rep *lr = malloc(ESP_MAX_MSG);
+	uint32_t pos, seen, last;
+	char name[16];
+	const uint32_t n = ESP_LIST_MAX + 44;
+
+	ck_assert_ptr_nonnull(lr);
+	start_daemon(&d, 512, NULL);
+	conn(&c, &d);
+	for (uint32_t i = 0; i < n; i++) {
+		snprintf(name, sizeof(name), "l%u", i);
+		open_ok(&c, name, ESP_OPEN_CREATE);
+	}
+	CK_CODE(esrc_unlink(&c, NAME("l3")), 0);
+
+	/* max 0 means ESP_LIST_MAX; pages continue at next. */
+	CK_CODE(esrc_list(&c, 0, 0, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, ESP_LIST_MAX);
+	ck_assert_uint_ne(lr->next, ESP_LIST_END);
+	CK_CODE(esrc_list(&c, 0, 100000, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, ESP_LIST_MAX);
+
+	/* Small pages: every live slot exactly once, in index order. */
+	pos = 0;
+	seen = 0;
+	last = 0;
+	do {
+		CK_CODE(esrc_list(&c, pos, 7, lr, ESP_MAX_MSG), 0);
+		ck_assert_uint_le(lr->count, 7);
+		for (uint32_t i = 0; i < lr->count; i++) {
+			const struct esp_slot_info *e = &lr->entries[i];
+
+			ck_assert_uint_ge(e->index, pos);
+			if (seen)
+				ck_assert_uint_gt(e->index, last);
+			last = e->index;
+			ck_assert_msg(ESD_GEN_LIVE(e->gen), "dead slot listed");
+			ck_assert_uint_eq(e->holders, 1);
+			ck_assert_uint_eq(ESD_WORD_GEN(e->word), e->gen);
+			ck_assert_msg(!(e->name_len == 2 &&
+					!memcmp(e->name, "l3", 2)),
+				      "deleted slot listed");
+			seen++;
+		}
+		ck_assert_msg(lr->next == ESP_LIST_END || lr->next > pos,
+			      "next %u does not advance from %u", lr->next, pos);
+		pos = lr->next;
+	} while (pos != ESP_LIST_END);
+	ck_assert_uint_eq(seen, n - 1);
+
+	/* Past the end. */
+	CK_CODE(esrc_list(&c, 512, 0, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, 0);
+	ck_assert_uint_eq(lr->next, ESP_LIST_END);
+	CK_CODE(esrc_list(&c, UINT32_MAX - 1, 0, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, 0);
+	ck_assert_uint_eq(lr->next, ESP_LIST_END);
+	free(lr);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+/* ---- suite ----------------------------------------------------------- */
+
+static Suite *daemon_protocol_suite(void)
+{
+	Suite *s = suite_create("daemon_protocol");
+	TCase *tc;
+
+	tc = tcase(s, "protocol");
+	tcase_add_test(tc, daemon_hello_passes_segment_fd);
+	tcase_add_test(tc, daemon_hello_version_negotiation);
+	tcase_add_test(tc, daemon_op_before_hello_is_eproto);
+	tcase_add_test(tc, daemon_open_create_excl);
+	tcase_add_test(tc, daemon_names_valid_and_invalid);
+	tcase_add_test(tc, daemon_stat_and_status_report);
+	tcase_add_test(tc, daemon_close_releases_holds);
+	tcase_add_test(tc, daemon_unlink_invalidates_slot);
+	tcase_add_test(tc, daemon_reattach);
+	tcase_add_test(tc, daemon_list_pages);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr;
+	int failed;
+
+	/* Log records must use the terminal format, not the journal's. */
+	unsetenv("JOURNAL_STREAM");
+	sr = srunner_create(daemon_protocol_suite());
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed ? EXIT_FAILURE : EXIT_SUCCESS;
+}
