@@ -332,6 +332,28 @@ int ctl_write_json_list(FILE *f, const struct ctl_listing *l)
 	return ferror(f) ? -EIO : 0;
 }
 
+void ctl_write_json_status(FILE *f, const struct errseq_daemon_status *st)
+{
+	char version[sizeof(st->version) + 1];
+
+	snprintf(version, sizeof(version), "%.*s", (int)sizeof(st->version),
+		 st->version);
+	fprintf(f, "{\"version\":%d,\"status\":{\"pid\":%ld,"
+		"\"daemon_version\":", CTL_JSON_VERSION, (long)st->pid);
+	ctl_json_string(f, version);
+	fputs(",\"started\":", f);
+	ctl_write_json_time(f, st->start_ns);
+	fprintf(f, ",\"start_ns\":%" PRIu64 ",\"uptime_ns\":%" PRIu64
+		",\"uptime_seconds\":%" PRIu64 ",\"capacity\":%" PRIu32
+		",\"slots_used\":%" PRIu32 ",\"slots_held\":%" PRIu32
+		",\"clients\":%" PRIu32 ",\"max_clients\":%" PRIu32
+		",\"incarnation\":\"%016" PRIx64 "\",\"segment_bytes\":%" PRIu64
+		"}}\n", st->start_ns, st->uptime_ns,
+		st->uptime_ns / 1000000000u, st->capacity, st->slots_used,
+		st->slots_held, st->clients, st->max_clients,
+		st->incarnation, st->segment_bytes);
+}
+
 /* ---- Prometheus --------------------------------------------------------- */
 
 struct prom_family {

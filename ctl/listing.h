@@ -121,6 +121,10 @@ int ctl_write_json_list(FILE *f, const struct ctl_listing *l);
 /* ctl_write_json_time - @ns as an ISO-8601 UTC JSON string, or null for 0. */
 void ctl_write_json_time(FILE *f, uint64_t ns);
 
+/* ctl_write_json_status - the daemon's status as errseqctl --json status
+ * writes it: {"version":1,"status":{...}} and a newline. */
+void ctl_write_json_status(FILE *f, const struct errseq_daemon_status *st);
+
 /* Which per-slot Prometheus families ctl_write_prom_slots writes. */
 struct ctl_prom_opts {
 	bool errno_label;	/* errseq_slot_errno gets an errno="EIO" label */

@@ -238,20 +238,7 @@ int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o)
 	}
 	st.version[sizeof(st.version) - 1] = '\0';
 	if (o->format == CTL_FMT_JSON) {
-		printf("{\"version\":%d,\"status\":{\"pid\":%ld,"
-		       "\"daemon_version\":", CTL_JSON_VERSION, (long)st.pid);
-		ctl_json_string(stdout, st.version);
-		fputs(",\"started\":", stdout);
-		ctl_write_json_time(stdout, st.start_ns);
-		printf(",\"start_ns\":%" PRIu64 ",\"uptime_ns\":%" PRIu64
-		       ",\"uptime_seconds\":%" PRIu64 ",\"capacity\":%" PRIu32
-		       ",\"slots_used\":%" PRIu32 ",\"slots_held\":%" PRIu32
-		       ",\"clients\":%" PRIu32 ",\"max_clients\":%" PRIu32
-		       ",\"incarnation\":\"%016" PRIx64 "\",\"segment_bytes\":%" PRIu64
-		       "}}\n", st.start_ns, st.uptime_ns,
-		       st.uptime_ns / 1000000000u, st.capacity, st.slots_used,
-		       st.slots_held, st.clients, st.max_clients,
-		       st.incarnation, st.segment_bytes);
+		ctl_write_json_status(stdout, &st);
 		return CTL_EXIT_OK;
 	}
 	if (!ctl_duration(up, sizeof(up), st.uptime_ns))
