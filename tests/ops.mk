@@ -1,0 +1,15 @@
+# tests/ops.mk - tests of the operator tools (issue 10): errseqctl's
+# listing, watch and filters, errseq-exporter, and the exporter against
+# real Prometheus and Chromium (those skip, exit 77, without the package).
+
+noinst_LTLIBRARIES += tests/libopsutil.la
+tests_libopsutil_la_SOURCES = tests/opsutil.c tests/opsutil.h
+
+OPS_TEST_LDADD = tests/libopsutil.la tests/libharness.la \
+	client/liberrseq-client.la common/libcommon.la $(CHECK_LIBS)
+
+check_PROGRAMS += tests/test_ops_ctl
+TESTS += tests/test_ops_ctl
+tests_test_ops_ctl_SOURCES = tests/test_ops_ctl.c ctl/format.c ctl/format.h
+tests_test_ops_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_ops_ctl_LDADD = $(OPS_TEST_LDADD)
