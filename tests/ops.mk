@@ -13,3 +13,9 @@ TESTS += tests/test_ops_ctl
 tests_test_ops_ctl_SOURCES = tests/test_ops_ctl.c ctl/format.c ctl/format.h
 tests_test_ops_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_ops_ctl_LDADD = $(OPS_TEST_LDADD)
+
+check_PROGRAMS += tests/test_exporter
+TESTS += tests/test_exporter
+tests_test_exporter_SOURCES = tests/test_exporter.c
+tests_test_exporter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_exporter_LDADD = $(OPS_TEST_LDADD)

@@ -168,14 +168,14 @@ START_TEST(list_holds_each_name_once_under_churn)
 	for (int i = 0; i < RUNS; i++) {
 		size_t n;
 
-		ck_assert_int_eq(ctl("--json", "list"), 0);
+		ck_assert_msg(ctl("--json", "list") == 0, "%s", R.err);
 		n = ops_count(R.out, "{\"name\":\"churn\",");
 		listed += n;
 		if (n > 1)
 			dup_json++;
 		/* every other slot is listed exactly once */
 		ck_assert_uint_eq(ops_count(R.out, "{\"name\":\"s"), SLOTS - 100);
-		ck_assert_int_eq(ctl("--prometheus", "list"), 0);
+		ck_assert_msg(ctl("--prometheus", "list") == 0, "%s", R.err);
 		if (ops_count(R.out, "errseq_slot_errno{slot=\"churn\"}") > 1)
 			dup_prom++;
 	}
