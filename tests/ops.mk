@@ -19,3 +19,10 @@ TESTS += tests/test_exporter
 tests_test_exporter_SOURCES = tests/test_exporter.c
 tests_test_exporter_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_exporter_LDADD = $(OPS_TEST_LDADD)
+
+# promtool and a real Prometheus (Debian package prometheus; skips without)
+check_PROGRAMS += tests/test_prometheus
+TESTS += tests/test_prometheus
+tests_test_prometheus_SOURCES = tests/test_prometheus.c
+tests_test_prometheus_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_prometheus_LDADD = $(OPS_TEST_LDADD)
