@@ -15,6 +15,8 @@
 
 #include <errseq/client.h>
 
+#include "ctl/listing.h"
+
 #define CTL_EXIT_OK	0	/* success */
 #define CTL_EXIT_FAIL	1	/* an operation failed */
 #define CTL_EXIT_USAGE	2	/* bad command line */
@@ -31,10 +33,14 @@ struct ctl_opts {
 	bool once;		/* watch --once */
 	bool has_timeout;	/* watch --timeout given */
 	int64_t timeout_ms;	/* watch --timeout, in milliseconds */
+	bool pending;		/* list --pending */
+	int errno_only;		/* list --errno NAME (0: any) */
+	enum ctl_sort sort;	/* list --sort */
 };
 
-/* The JSON documents' schema version: the top-level "version" key. */
-#define CTL_JSON_VERSION 1
+/* Set once a command has reported a failed write to stdout itself, so that
+ * ctl_finish_output does not report it again (with a stale errno). */
+extern bool ctl_output_error_reported;
 
 /* ctl_err - print "errseqctl: " and the formatted message, and a newline,
  * to stderr. */
@@ -46,9 +52,10 @@ int ctl_finish_output(int status);
 
 /*
  * ctl_cmd_list - print the live slots whose names match the fnmatch glob
- * @pattern (NULL: all) in o->format, paging through errseq_list; never
+ * @pattern (NULL: all) and o->pending / o->errno_only, sorted by o->sort,
+ * in o->format, each name at most once (see ctl/listing.h); never
  * consumes.  Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after a message if
- * listing failed (output may then be cut short).
+ * listing failed (nothing is printed then).
  */
 int ctl_cmd_list(struct errseq_client *c, const struct ctl_opts *o,
 		 const char *pattern);
@@ -64,12 +71,19 @@ int ctl_cmd_stat(struct errseq_client *c, const struct ctl_opts *o,
 int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o);
 
 /*
- * ctl_cmd_watch - watch the @n (>= 1) slots in @names and print one line
- * per new error until SIGINT/SIGTERM, until o->timeout_ms runs out, or
- * (o->once) after the first report.  Installs SIGINT and SIGTERM handlers
- * for its duration and starts one thread per slot.  Returns CTL_EXIT_OK;
- * CTL_EXIT_FAIL after a message if a slot is missing or deleted meanwhile,
- * or if o->once and the timeout ran out with nothing reported.
+ * ctl_cmd_watch - watch the slots named by the @n (>= 1) arguments in
+ * @names and print one line per new error until SIGINT/SIGTERM, until
+ * o->timeout_ms runs out, or (o->once) after the first report.  An
+ * argument holding a glob character (*, ? or [) follows every matching
+ * slot, including ones created later (the listing is read again every
+ * second); any other is a slot name, which must exist.  A name given
+ * twice, or matched by several arguments, is watched once.  An error is
+ * consumed only after its report was written and flushed; a failed write
+ * stops the watch at once with its cause.  Installs SIGINT and SIGTERM
+ * handlers for its duration and starts one thread per slot.  Returns
+ * CTL_EXIT_OK; CTL_EXIT_FAIL after a message if a named slot is missing or
+ * deleted meanwhile (a slot matched by a glob may come and go), if writing
+ * failed, or if o->once and the timeout ran out with nothing reported.
  */
 int ctl_cmd_watch(struct errseq_client *c, const struct ctl_opts *o,
 		  char *const *names, int n);

@@ -19,6 +19,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -42,7 +43,8 @@ static const char usage_text[] =
 "  create NAME           create a slot (fails if it exists)\n"
 "  delete NAME           delete a slot\n"
 "  set NAME ERR          record an error (ERR: EIO, 5 or -5)\n"
-"  watch NAME...         print each new error as it is recorded\n"
+"  watch NAME|GLOB...    print each new error as it is recorded (a GLOB\n"
+"                        also follows matching slots created later)\n"
 "  status                show the daemon's status\n"
 "\n"
 "Options (before or after the command):\n"
@@ -53,6 +55,10 @@ static const char usage_text[] =
 "      --once            watch: exit after the first report\n"
 "      --timeout SECONDS watch: stop after SECONDS (with --once, exit 1\n"
 "                        if nothing was reported)\n"
+"      --pending         list: only slots with an unseen error\n"
+"      --errno NAME      list: only slots whose latest error is NAME (EIO, 5)\n"
+"      --sort KEY        list: order by name, last (latest set first) or\n"
+"                        sets (most first); default: slot index\n"
 "  -h, --help            show this help and exit\n"
 "  -V, --version         show the version and exit\n"
 "\n"
@@ -69,10 +75,22 @@ void ctl_err(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+bool ctl_output_error_reported;
+
 int ctl_finish_output(int status)
 {
+	int e;
+
+	errno = 0;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
-		ctl_err("error writing output: %s", strerror(errno));
+		e = errno;
+		if (!ctl_output_error_reported) {
+			if (e)
+				ctl_err("error writing output: %s", strerror(e));
+			else
+				ctl_err("error writing output");
+			ctl_output_error_reported = true;
+		}
 		return CTL_EXIT_FAIL;
 	}
 	return status;
@@ -178,6 +196,7 @@ struct cmdline {
 	struct ctl_opts opts;
 	bool json, prometheus;	/* as given, checked against the command */
 	bool help, version;
+	bool list_filter;	/* --pending, --errno or --sort given */
 	int nargs;		/* positional arguments: command first */
 	char **args;
 };
@@ -214,12 +233,13 @@ static int parse_timeout(const char *arg, int64_t *ms)
 static int parse_long(struct cmdline *cl, const char *name, const char *val,
 		      int argc, char **argv, int *i)
 {
-	static const char *const with_arg[] = { "socket", "timeout" };
+	static const char *const with_arg[] = {
+		"socket", "timeout", "errno", "sort" };
 	static const char *const no_arg[] = {
-		"json", "prometheus", "once", "help", "version" };
+		"json", "prometheus", "once", "help", "version", "pending" };
 	bool takes = false, known = false;
 
-	for (size_t k = 0; k < 2; k++)
+	for (size_t k = 0; k < sizeof(with_arg) / sizeof(with_arg[0]); k++)
 		if (!strcmp(name, with_arg[k]))
 			known = takes = true;
 	for (size_t k = 0; k < sizeof(no_arg) / sizeof(no_arg[0]); k++)
@@ -243,6 +263,28 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 		if (parse_timeout(val, &cl->opts.timeout_ms))
 			return CTL_EXIT_USAGE;
 		cl->opts.has_timeout = true;
+	} else if (!strcmp(name, "errno")) {
+		int e = ctl_errno_parse(val);
+
+		if (e < 0)
+			return usage_error("invalid --errno '%s' (an errno name "
+					   "such as EIO, or a number)", val);
+		cl->opts.errno_only = e;
+		cl->list_filter = true;
+	} else if (!strcmp(name, "sort")) {
+		if (!strcmp(val, "name"))
+			cl->opts.sort = CTL_SORT_NAME;
+		else if (!strcmp(val, "last"))
+			cl->opts.sort = CTL_SORT_LAST;
+		else if (!strcmp(val, "sets"))
+			cl->opts.sort = CTL_SORT_SETS;
+		else
+			return usage_error("invalid --sort '%s' (name, last or "
+					   "sets)", val);
+		cl->list_filter = true;
+	} else if (!strcmp(name, "pending")) {
+		cl->opts.pending = true;
+		cl->list_filter = true;
 	} else if (!strcmp(name, "json")) {
 		cl->json = true;
 	} else if (!strcmp(name, "prometheus")) {
@@ -342,6 +384,9 @@ static int check_cmdline(struct cmdline *cl, const struct command *cmd)
 				   "watch (%s prints nothing)", cmd->name);
 	if ((cl->opts.once || cl->opts.has_timeout) && cmd->id != CMD_WATCH)
 		return usage_error("--once and --timeout apply to watch only");
+	if (cl->list_filter && cmd->id != CMD_LIST)
+		return usage_error("--pending, --errno and --sort apply to list "
+				   "only");
 	cl->opts.format = cl->json ? CTL_FMT_JSON :
 			  cl->prometheus ? CTL_FMT_PROMETHEUS : CTL_FMT_TABLE;
 
@@ -352,7 +397,9 @@ static int check_cmdline(struct cmdline *cl, const struct command *cmd)
 		int last = cmd->id == CMD_SET ? 1 : nargs;
 
 		for (int k = 1; k <= last; k++)
-			if (esd_name_check(cl->args[k], strlen(cl->args[k])))
+			if (!(cmd->id == CMD_WATCH &&
+			      strpbrk(cl->args[k], "*?[")) &&
+			    esd_name_check(cl->args[k], strlen(cl->args[k])))
 				return usage_error(
 					"%s: invalid slot name '%s' (1..%d "
 					"bytes of A-Z a-z 0-9 . _ : / @ -)",
@@ -374,8 +421,20 @@ static int connect_daemon(const struct ctl_opts *o, struct errseq_client **c)
 		snprintf(path, sizeof(path), "%s", o->socket);
 	else if (errseq_default_socket(path, sizeof(path)) < 0)
 		snprintf(path, sizeof(path), "(the default socket)");
-	if (r == -ENOENT || r == -ECONNREFUSED)
-		hint = " (is errseqd running?)";
+	if (r == -ENOENT || r == -ECONNREFUSED || r == -ENOTSOCK) {
+		struct stat sb;
+
+		/* say what is wrong with the path itself, if anything */
+		if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+			hint = " (that is a directory; give the socket's path,"
+			       " such as DIR/errseqd.sock)";
+		else if (stat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
+			hint = " (that is not a socket)";
+		else if (r == -ENOENT)
+			hint = " (no such socket: is errseqd running?)";
+		else
+			hint = " (is errseqd running?)";
+	}
 	else if (r == -EACCES)
 		hint = " (check the socket's owner, group and mode)";
 	ctl_err("cannot connect to errseqd at %s: %s%s", path,
@@ -423,8 +482,10 @@ static int run(const struct command *cmd, struct cmdline *cl)
 		r = ctl_cmd_status(c, &cl->opts);
 		break;
 	}
+	/* flush before closing: closing may change errno */
+	r = ctl_finish_output(r);
 	errseq_client_close(c);
-	return ctl_finish_output(r);
+	return r;
 }
 
 int main(int argc, char **argv)

@@ -260,3 +260,55 @@ size_t ctl_duration(char *buf, size_t len, uint64_t ns)
 	}
 	return (size_t)n;
 }
+
+size_t ctl_age(char *buf, size_t len, uint64_t now_ns, uint64_t then_ns)
+{
+	uint64_t s;
+	int n;
+
+	if (then_ns > now_ns)
+		n = snprintf(buf, len, "in the future");
+	else if ((s = (now_ns - then_ns) / 1000000000u) == 0)
+		n = snprintf(buf, len, "just now");
+	else if (s < 60)
+		n = snprintf(buf, len, "%llus ago", (unsigned long long)s);
+	else if (s < 3600)
+		n = snprintf(buf, len, "%llum ago", (unsigned long long)(s / 60));
+	else if (s < 86400)
+		n = snprintf(buf, len, "%lluh ago",
+			     (unsigned long long)(s / 3600));
+	else
+		n = snprintf(buf, len, "%llud ago",
+			     (unsigned long long)(s / 86400));
+	if (n < 0 || (size_t)n >= len) {
+		if (len)
+			buf[0] = '\0';
+		return 0;
+	}
+	return (size_t)n;
+}
+
+size_t ctl_text_escape(char *out, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (!len)
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			if (n + 1 >= len)
+				break;
+			out[n++] = (char)*p;
+		} else {
+			if (n + 4 >= len)
+				break;
+			out[n++] = '\\';
+			out[n++] = 'x';
+			out[n++] = hex[*p >> 4];
+			out[n++] = hex[*p & 15];
+		}
+	}
+	out[n] = '\0';
+	return n;
+}

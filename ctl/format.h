@@ -62,4 +62,21 @@ size_t ctl_iso_time(char *buf, size_t len, uint64_t ns, bool utc);
  */
 size_t ctl_duration(char *buf, size_t len, uint64_t ns);
 
+/*
+ * ctl_age - how long ago @then_ns was at @now_ns (both nanoseconds since the
+ * epoch), in the largest whole unit: "3s ago", "2m ago", "5h ago", "4d ago";
+ * "just now" under a second; "in the future" if @then_ns is later.  Returns
+ * the length written to @buf, or 0 if it did not fit.
+ */
+size_t ctl_age(char *buf, size_t len, uint64_t now_ns, uint64_t then_ns);
+
+/*
+ * ctl_text_escape - @s for a terminal: printable ASCII (0x20..0x7e) except
+ * the backslash as it is, every other byte (control bytes, escape
+ * sequences, DEL, bytes >= 0x80) and the backslash as "\xHH".  Writes a
+ * NUL-terminated string to @out (cut short at a whole escape if @len is too
+ * small; 4 * strlen(@s) + 1 always fits) and returns its length.
+ */
+size_t ctl_text_escape(char *out, size_t len, const char *s);
+
 #endif /* ERRSEQ_CTL_FORMAT_H */
