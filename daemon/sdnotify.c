@@ -4,7 +4,9 @@
  * The protocol is one AF_UNIX datagram of newline-separated VAR=value
  * assignments to the socket named by $NOTIFY_SOCKET.  A name starting with
  * '@' is in the abstract namespace: the '@' becomes a NUL byte and the
- * address length counts only the bytes used.
+ * address length counts only the bytes used.  Sends never block: a service
+ * manager (or test harness) that does not read its socket must not stall
+ * the event loop; a message that would block is dropped (-EAGAIN).
  */
 #include "config.h"
 
@@ -72,7 +74,7 @@ int esd_sd_notify_fd(const char *state, int pass_fd)
 		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
 	}
 	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL);
+		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		err = -errno;

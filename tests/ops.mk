@@ -5,7 +5,7 @@
 noinst_LTLIBRARIES += tests/libopsutil.la
 tests_libopsutil_la_SOURCES = tests/opsutil.c tests/opsutil.h
 
-OPS_TEST_LDADD = tests/libopsutil.la tests/libharness.la \
+OPS_TEST_LDADD = tests/libopsutil.la tests/support/libharness.la \
 	client/liberrseq-client.la common/libcommon.la $(CHECK_LIBS)
 
 check_PROGRAMS += tests/test_ops_ctl

@@ -28,7 +28,7 @@
 
 #include <errseq/client.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/opsutil.h"
 
 #define HTTP_BOUND_MS 30000	/* a request that takes longer has hung */

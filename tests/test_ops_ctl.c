@@ -27,7 +27,7 @@
 #include <errseq/client.h>
 
 #include "ctl/format.h"
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/opsutil.h"
 
 static struct esdt_daemon d;

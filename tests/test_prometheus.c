@@ -29,7 +29,7 @@
 
 #include <errseq/client.h>
 
-#include "tests/harness.h"
+#include "tests/support/harness.h"
 #include "tests/opsutil.h"
 
 static char tmp[64];		/* the test run's temporary directory */
