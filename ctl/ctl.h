@@ -36,6 +36,7 @@ struct ctl_opts {
 	bool pending;		/* list --pending */
 	int errno_only;		/* list --errno NAME (0: any) */
 	enum ctl_sort sort;	/* list --sort */
+	const char *writers;	/* create --writers GROUP, or NULL */
 };
 
 /* Set once a command has reported a failed write to stdout itself, so that

@@ -18,6 +18,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
 #include <math.h>
 #include <sys/stat.h>
 #include <stdarg.h>
@@ -40,7 +41,9 @@ static const char usage_text[] =
 "Commands:\n"
 "  list [PATTERN]        list slots (PATTERN: a glob over names)\n"
 "  stat NAME             show one slot\n"
-"  create NAME           create a slot (fails if it exists)\n"
+"  create NAME           create a slot (fails if it exists); you, root and\n"
+"                        errseqd's user may write it, and with\n"
+"                        --writers GROUP the members of GROUP too\n"
 "  delete NAME           delete a slot\n"
 "  set NAME ERR          record an error (ERR: EIO, 5 or -5)\n"
 "  watch NAME|GLOB...    print each new error as it is recorded (a GLOB\n"
@@ -57,6 +60,8 @@ static const char usage_text[] =
 "                        if nothing was reported)\n"
 "      --pending         list: only slots with an unseen error\n"
 "      --errno NAME      list: only slots whose latest error is NAME (EIO, 5)\n"
+"      --writers GROUP   create: members of GROUP (a name or gid) may write\n"
+"                        the slot too; you must be a member\n"
 "      --sort KEY        list: order by name, last (latest set first) or\n"
 "                        sets (most first); default: slot index\n"
 "  -h, --help            show this help and exit\n"
@@ -113,10 +118,49 @@ static int usage_error(const char *fmt, ...)
 
 /* ---- commands run here ---------------------------------------------- */
 
-static int cmd_create(struct errseq_client *c, const char *name)
+/* A group name or a numeric gid.  0 and *@gid, or -1 after a message. */
+static int parse_group(const char *arg, gid_t *gid)
 {
+	struct group *gr = getgrnam(arg);
+	char *end;
+	unsigned long v;
+
+	if (gr) {
+		*gid = gr->gr_gid;
+		return 0;
+	}
+	errno = 0;
+	v = strtoul(arg, &end, 10);
+	if (*arg >= '0' && *arg <= '9' && !errno && !*end &&
+	    v < ERRSEQ_NO_GROUP) {
+		*gid = (gid_t)v;
+		return 0;
+	}
+	ctl_err("create: no such group '%s'", arg);
+	return -1;
+}
+
+static int cmd_create(struct errseq_client *c, const char *name,
+		      const char *writers)
+{
+	struct errseq_slot_attr attr = { 0 };
 	struct errseq_slot *s;
-	int r = errseq_slot_open(c, name, ERRSEQ_CREATE | ERRSEQ_EXCL, &s);
+	gid_t gid;
+	int r;
+
+	if (writers) {
+		if (parse_group(writers, &gid) < 0)
+			return CTL_EXIT_FAIL;
+		attr.flags = ERRSEQ_ATTR_WRITERS_GROUP;
+		attr.writers_gid = (uint32_t)gid;
+	}
+	r = errseq_slot_open_attr(c, name, ERRSEQ_CREATE | ERRSEQ_EXCL,
+				  writers ? &attr : NULL, &s);
+	if (r == -EPERM && writers) {
+		ctl_err("create: cannot give slot '%s' to group '%s': you are "
+			"not a member of it", name, writers);
+		return CTL_EXIT_FAIL;
+	}
 
 	if (r == -EEXIST) {
 		ctl_err("create: slot '%s' already exists", name);
@@ -234,7 +278,7 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 		      int argc, char **argv, int *i)
 {
 	static const char *const with_arg[] = {
-		"socket", "timeout", "errno", "sort" };
+		"socket", "timeout", "errno", "sort", "writers" };
 	static const char *const no_arg[] = {
 		"json", "prometheus", "once", "help", "version", "pending" };
 	bool takes = false, known = false;
@@ -282,6 +326,10 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 			return usage_error("invalid --sort '%s' (name, last or "
 					   "sets)", val);
 		cl->list_filter = true;
+	} else if (!strcmp(name, "writers")) {
+		if (!*val)
+			return usage_error("--writers needs a group");
+		cl->opts.writers = val;
 	} else if (!strcmp(name, "pending")) {
 		cl->opts.pending = true;
 		cl->list_filter = true;
@@ -467,7 +515,7 @@ static int run(const struct command *cmd, struct cmdline *cl)
 		r = ctl_cmd_stat(c, &cl->opts, a[0]);
 		break;
 	case CMD_CREATE:
-		r = cmd_create(c, a[0]);
+		r = cmd_create(c, a[0], cl->opts.writers);
 		break;
 	case CMD_DELETE:
 		r = cmd_delete(c, a[0]);

@@ -5,10 +5,15 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+
+#include <errseq/client.h>
 
 #include "ctl/format.h"
 
@@ -311,4 +316,33 @@ size_t ctl_text_escape(char *out, size_t len, const char *s)
 	}
 	out[n] = '\0';
 	return n;
+}
+
+size_t ctl_writers(char *buf, size_t len, const struct errseq_slot_info *e)
+{
+	struct passwd pw, *pwr = NULL;
+	struct group gr, *grr = NULL;
+	char tmp[1024], user[64], group[64];
+	int n;
+
+	if (getpwuid_r(e->creator_uid, &pw, tmp, sizeof(tmp), &pwr) == 0 &&
+	    pwr)
+		snprintf(user, sizeof(user), "%s", pwr->pw_name);
+	else
+		snprintf(user, sizeof(user), "%lu",
+			 (unsigned long)e->creator_uid);
+	if (e->writers_gid == ERRSEQ_NO_GROUP) {
+		n = snprintf(buf, len, "%s", user);
+	} else {
+		if (getgrgid_r((gid_t)e->writers_gid, &gr, tmp, sizeof(tmp),
+			       &grr) == 0 && grr)
+			snprintf(group, sizeof(group), "%s", grr->gr_name);
+		else
+			snprintf(group, sizeof(group), "%lu",
+				 (unsigned long)e->writers_gid);
+		n = snprintf(buf, len, "%s+%s", user, group);
+	}
+	if (n < 0)
+		return 0;
+	return (size_t)n < len ? (size_t)n : len - 1;
 }

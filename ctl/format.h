@@ -79,4 +79,14 @@ size_t ctl_age(char *buf, size_t len, uint64_t now_ns, uint64_t then_ns);
  */
 size_t ctl_text_escape(char *out, size_t len, const char *s);
 
+struct errseq_slot_info;
+
+/*
+ * ctl_writers - who may write slot @e, for people: its creator's user name
+ * (or uid), then "+" and the writer group's name (or gid) if it has one;
+ * root and the daemon's user always may, and are not listed.  Returns the
+ * length written to @buf (truncated to fit, NUL-terminated).
+ */
+size_t ctl_writers(char *buf, size_t len, const struct errseq_slot_info *e);
+
 #endif /* ERRSEQ_CTL_FORMAT_H */

@@ -313,6 +313,13 @@ void ctl_write_json_slot(FILE *f, const struct errseq_slot_info *e)
 	jb_u64(&j, e->holders);
 	jb_str(&j, ",\"creator_uid\":");
 	jb_u64(&j, (uint64_t)e->creator_uid);
+	if (e->writers_gid == ERRSEQ_NO_GROUP) {
+		jb_str(&j, ",\"writers_gid\":null");
+	} else {
+		jb_str(&j, ",\"writers_gid\":");
+		jb_u64(&j, e->writers_gid);
+	}
+	jb_str(&j, e->writable ? ",\"writable\":true" : ",\"writable\":false");
 	jb_str(&j, ",\"created\":");
 	jb_time(&j, e->created_ns);
 	jb_str(&j, ",\"created_ns\":");

@@ -34,16 +34,16 @@ static int list_failed(int r)
 /* ---- the table ---------------------------------------------------------- */
 
 enum { COL_NAME, COL_ERRNO, COL_COUNTER, COL_SEEN, COL_SETS, COL_LAST,
-       COL_PID, COL_HOLDERS, NCOLS };
+       COL_PID, COL_HOLDERS, COL_WRITERS, NCOLS };
 
 /* a name of 128 bytes, each escaped as \xHH, fits */
 #define FIELD_MAX (ERRSEQ_NAME_MAX * 4 + 1)
 
 static const char *const col_title[NCOLS] = {
 	"NAME", "ERRNO", "COUNTER", "SEEN", "SETS", "LAST SET", "PID",
-	"HOLDERS" };
+	"HOLDERS", "WRITERS" };
 static const bool col_right[NCOLS] = {
-	false, false, true, false, true, false, true, true };
+	false, false, true, false, true, false, true, true, false };
 
 /* The errno as people read it: "EIO", the number if unnamed, "-" if 0. */
 static void errno_field(char *buf, size_t len, unsigned e)
@@ -89,6 +89,7 @@ static void row_fields(const struct errseq_slot_info *e, uint64_t now,
 	else
 		snprintf(f[COL_PID], FIELD_MAX, "-");
 	snprintf(f[COL_HOLDERS], FIELD_MAX, "%" PRIu32, e->holders);
+	ctl_writers(f[COL_WRITERS], FIELD_MAX, e);
 }
 
 static void print_row(const char f[NCOLS][FIELD_MAX], const int *width)
@@ -170,7 +171,7 @@ int ctl_cmd_list(struct errseq_client *c, const struct ctl_opts *o,
 static void stat_text(const struct errseq_slot_info *e)
 {
 	unsigned en = ctl_val_errno(e->value);
-	char ebuf[32], tbuf[64], nbuf[FIELD_MAX];
+	char ebuf[32], tbuf[64], nbuf[FIELD_MAX], wbuf[160];
 
 	errno_field(ebuf, sizeof(ebuf), en);
 	ctl_text_escape(nbuf, sizeof(nbuf), e->name);
@@ -193,6 +194,10 @@ static void stat_text(const struct errseq_slot_info *e)
 		printf("last set:    -\n");
 	printf("holders:     %" PRIu32 "\n", e->holders);
 	printf("creator uid: %lu\n", (unsigned long)e->creator_uid);
+	ctl_writers(wbuf, sizeof(wbuf), e);
+	printf("writers:     %s (and root, and errseqd's user)\n", wbuf);
+	printf("writable:    %s\n", e->writable ? "yes, by you" :
+					       "no, not by you");
 	if (e->created_ns && ctl_iso_time(tbuf, sizeof(tbuf), e->created_ns,
 					  false))
 		printf("created:     %s\n", tbuf);

@@ -96,17 +96,18 @@ START_TEST(ctl_list_table)
 
 	hdr = table_line("NAME");
 	ck_assert_ptr_eq(hdr, R.out);
-	ck_assert_int_eq(fields(hdr, f, 10), 8);
+	ck_assert_int_eq(fields(hdr, f, 10), 9);
 	ck_assert_str_eq(f[1], "ERRNO");
 	ck_assert_str_eq(f[5], "LAST SET");
 	ck_assert_str_eq(f[7], "HOLDERS");
+	ck_assert_str_eq(f[8], "WRITERS");
 	/* the NAME column is as wide as the longest name */
 	col = (size_t)(strstr(hdr, "ERRNO") - hdr);
 	ck_assert_uint_eq(col, strlen(ODD_NAME) + 2);
 
 	row = table_line("disk0");
 	ck_assert_ptr_nonnull(row);
-	ck_assert_int_eq(fields(row, f, 10), 8);
+	ck_assert_int_eq(fields(row, f, 10), 9);
 	ck_assert_str_eq(f[1], "EIO");
 	ck_assert_str_eq(f[2], "0");
 	ck_assert_str_eq(f[3], "no");
@@ -118,7 +119,7 @@ START_TEST(ctl_list_table)
 
 	row = table_line("disk1");
 	ck_assert_ptr_nonnull(row);
-	ck_assert_int_eq(fields(row, f, 10), 8);
+	ck_assert_int_eq(fields(row, f, 10), 9);
 	ck_assert_str_eq(f[1], "-");
 	ck_assert_str_eq(f[2], "0");
 	ck_assert_str_eq(f[3], "-");
