@@ -131,6 +131,29 @@ ERRSEQ_EXPORT int errseq_cursor_wait(struct errseq_cursor *cur,
 	}
 }
 
+ERRSEQ_EXPORT struct errseq_slot *errseq_cursor_slot(
+	const struct errseq_cursor *cur)
+{
+	return cur ? cur->slot : NULL;
+}
+
+int errseq__cursor_poll(struct errseq_cursor *cur)
+{
+	errseq_t local;
+	int r;
+
+	/* As cursor_wait's advance: under the lock, and even a change that
+	 * carries no errno moves the position, so a watcher never spins on
+	 * it. */
+	pthread_mutex_lock(&cur->lock);
+	local = cur->since;
+	r = errseq_slot_check_and_advance(cur->slot, &local);
+	/* relaxed: as in errseq_cursor_check */
+	__atomic_store_n(&cur->since, local, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&cur->lock);
+	return r;
+}
+
 /* Unlink and free @cur (registry lock held). */
 static void cursor_free_locked(struct errseq_cursor *cur)
 {

@@ -213,6 +213,11 @@ int errseq__slot_wait_until(struct errseq_slot *s, errseq_t since,
  * Writes nothing shared and never waits. */
 void errseq__slot_mark_stale(struct errseq_slot *s) ERRSEQ__HIDDEN;
 
+/* cursor.c: errseq_cursor_check's locked half for a watch: reports and
+ * advances as it does, and also advances past a change without errno.
+ * Returns as errseq_cursor_check. */
+int errseq__cursor_poll(struct errseq_cursor *cur) ERRSEQ__HIDDEN;
+
 /* cursor.c: free every cursor of @s (registry lock held). */
 void errseq__cursors_free_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
 

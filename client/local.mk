@@ -4,6 +4,7 @@ client_liberrseq_client_la_SOURCES = \
 	client/errseq.c \
 	client/slot.c \
 	client/cursor.c \
+	client/watch.c \
 	client/client.c \
 	client/conn.c \
 	client/proc.c \

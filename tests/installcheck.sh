@@ -23,10 +23,14 @@ echo "installcheck: cc ... $flags"
 $cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/producer" "$srcdir/examples/producer.c" $flags
 # shellcheck disable=SC2086
 $cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/watcher" "$srcdir/examples/watcher.c" $flags
+# shellcheck disable=SC2086
+$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/epoll-watcher" "$srcdir/examples/epoll-watcher.c" $flags
+# shellcheck disable=SC2086
+$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/libevent-watcher" "$srcdir/examples/libevent-watcher.c" $flags $(pkg-config --cflags --libs libevent)
 
 export LD_LIBRARY_PATH="$libdir"
 export ERRSEQD_SOCKET="$tmp/errseqd.sock"
-"$sbindir/errseqd" --shm "$shm" --slots 64 2>"$tmp/errseqd.log" &
+"$sbindir/errseqd" --slots 1024 2>"$tmp/errseqd.log" &
 daemon_pid=$!
 i=0
 while [ ! -S "$ERRSEQD_SOCKET" ]; do

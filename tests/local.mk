@@ -112,7 +112,8 @@ CLIENT_TESTS = \
 	tests/client/test_waiting \
 	tests/client/test_fork \
 	tests/client/test_reconnect \
-	tests/client/test_permissions
+	tests/client/test_permissions \
+	tests/client/test_watch
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 CLIENT_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
@@ -135,6 +136,11 @@ tests_client_test_waiting_LDADD = $(CLIENT_TEST_LDADD)
 tests_client_test_fork_SOURCES = tests/client/test_fork.c
 tests_client_test_fork_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_fork_LDADD = $(CLIENT_TEST_LDADD)
+
+tests_client_test_watch_SOURCES = tests/client/test_watch.c
+tests_client_test_watch_CFLAGS = $(CLIENT_TEST_CFLAGS)
+tests_client_test_watch_LDADD = tests/support/libharness.la \
+	client/liberrseq-client.la common/libcommon.la $(CHECK_LIBS) -lpthread
 
 tests_client_test_reconnect_SOURCES = tests/client/test_reconnect.c
 tests_client_test_reconnect_CFLAGS = $(CLIENT_TEST_CFLAGS)

@@ -218,6 +218,47 @@ int errseq_cursor_wait(struct errseq_cursor *cur, int timeout_ms);
 /* errseq_cursor_free - free @cur (NULL is a no-op). */
 void errseq_cursor_free(struct errseq_cursor *cur);
 
+/* errseq_cursor_slot - the slot @cur watches (NULL for NULL). */
+struct errseq_slot *errseq_cursor_slot(const struct errseq_cursor *cur);
+
+/*
+ * Watches: one pollable fd for many cursors, for event loops.
+ *
+ * errseq_watch_new - an empty watch on @c's cursors.  Starts one helper
+ * thread (which blocks every signal).  Returns 0, -EINVAL, -ENOMEM,
+ * ERRSEQ_EFORKED, or a negative errno from eventfd(2)/pthread_create(3).
+ *
+ * errseq_watch_add / errseq_watch_remove - put @cur in, or take it out of,
+ * the watch.  0; -EINVAL (NULL), -EXDEV (@cur's slot is another client's),
+ * -EEXIST (already in), -ENOENT (not in), -ENOMEM.  A cursor must be
+ * removed before it or its slot is freed.
+ *
+ * errseq_watch_fd - the fd to poll for POLLIN (read it only through
+ * errseq_watch_next).  It becomes readable when a cursor of the watch has
+ * news.  Close nothing: errseq_watch_free does.
+ *
+ * errseq_watch_next - after POLLIN: the next cursor with news, in *@cur,
+ * and its report, as errseq_cursor_check would give it (consumed once); a
+ * stale slot is ERRSEQ_ESTALE, reported once (remove that cursor).
+ * Returns 0 and *@cur = NULL when none is left: that also re-arms the fd.
+ * Call it until it returns 0; nothing that changed before that 0 is lost.
+ * Thread-safe.
+ *
+ * errseq_watch_free - stop and free; the cursors stay.  NULL: no-op.
+ *
+ * Cost: a set with a watch armed on its slot makes one FUTEX_WAKE, as with
+ * any waiter; sets of slots nobody watches make none.  The helper thread
+ * sleeps in futex_waitv(2) on up to 127 cursors (Linux 5.16 and later);
+ * beyond 127 cursors, or without futex_waitv, it looks every 10 ms.
+ */
+struct errseq_watch;
+int errseq_watch_new(struct errseq_client *c, struct errseq_watch **out);
+int errseq_watch_add(struct errseq_watch *w, struct errseq_cursor *cur);
+int errseq_watch_remove(struct errseq_watch *w, struct errseq_cursor *cur);
+int errseq_watch_fd(struct errseq_watch *w);
+int errseq_watch_next(struct errseq_watch *w, struct errseq_cursor **cur);
+void errseq_watch_free(struct errseq_watch *w);
+
 /* A message for an errno (negative or positive) or a library code. Never
  * NULL; thread-safe; the string is static. */
 const char *errseq_strerror(int code);
