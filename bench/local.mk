@@ -8,7 +8,7 @@
 # reproduce them.
 
 BENCH_BINS = bench/bench_data bench/bench_xproc bench/bench_ctl \
-	bench/bench_alt
+	bench/bench_alt bench/bench_watch
 check_PROGRAMS += $(BENCH_BINS)
 
 noinst_LTLIBRARIES += bench/libbench.la
@@ -34,6 +34,10 @@ bench_bench_xproc_LDADD = $(BENCH_LDADD)
 bench_bench_ctl_SOURCES = bench/bench_ctl.c
 bench_bench_ctl_CFLAGS = $(AM_CFLAGS) -pthread
 bench_bench_ctl_LDADD = $(BENCH_LDADD)
+
+bench_bench_watch_SOURCES = bench/bench_watch.c
+bench_bench_watch_CFLAGS = $(AM_CFLAGS) -pthread
+bench_bench_watch_LDADD = $(BENCH_LDADD)
 
 bench_bench_alt_SOURCES = bench/bench_alt.c
 bench_bench_alt_LDADD = $(BENCH_LDADD)
