@@ -162,6 +162,28 @@ START_TEST(daemon_max_clients_is_eusers)
 }
 END_TEST
 
+/* --hello-timeout: a connection that never says HELLO is closed, so idle
+ * sockets cannot hold connection places; one that did is served on. */
+START_TEST(daemon_hello_timeout_closes_idle)
+{
+	static const char *const extra[] = { "--hello-timeout", "200", NULL };
+	struct esdt_daemon d;
+	struct esrc idle, c;
+
+	start_daemon(&d, 4, extra);
+	conn(&c, &d);
+	ck_assert_int_eq(esrc_init(&idle, d.sock), 0);
+	ck_assert_int_eq(esrc_wait_closed(idle.fd, WAIT_MS), 0);
+	esrc_fini(&idle);
+	ck_assert_uint_eq(wait_clients(&c, 1), 1);
+	/* c said HELLO before the timeout: still served. */
+	sleep_ms(600);
+	open_ok(&c, "alive", ESP_OPEN_CREATE);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------- */
 
 static Suite *daemon_limits_suite(void)
@@ -173,6 +195,7 @@ static Suite *daemon_limits_suite(void)
 	tcase_add_test(tc, daemon_enospc_and_held_index_not_reused);
 	tcase_add_test(tc, daemon_max_open_is_emfile);
 	tcase_add_test(tc, daemon_max_clients_is_eusers);
+	tcase_add_test(tc, daemon_hello_timeout_closes_idle);
 	return s;
 }
 
