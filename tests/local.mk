@@ -118,6 +118,7 @@ check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 CLIENT_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
 CLIENT_TEST_LDADD = tests/support/libclient_util.la \
+	tests/support/librawclient.la \
 	tests/support/libharness.la client/liberrseq-client.la \
 	common/libcommon.la $(CHECK_LIBS) -lpthread
 

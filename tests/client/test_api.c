@@ -43,12 +43,32 @@ START_TEST(client_status_reports_daemon)
 	up(64, NULL);
 	ck_assert_int_eq(errseq_status(C, &st), 0);
 	ck_assert_int_eq(st.pid, D.pid);
-	ck_assert_uint_eq(st.capacity, 64);
+	/* --slots is the global maximum, rounded up to whole chunks, and
+	 * memory grows by chunks as slots are created (layout 1: a fixed
+	 * segment of the given size). */
+	ck_assert_uint_eq(st.capacity, ESD_CHUNK_SLOTS);
+	ck_assert_uint_eq(st.chunk_slots, ESD_CHUNK_SLOTS);
 	ck_assert_uint_eq(st.slots_used, 0);
 	ck_assert_uint_eq(st.slots_held, 0);
 	ck_assert_uint_ge(st.clients, 1);
 	ck_assert_uint_ne(st.incarnation, 0);
-	ck_assert_uint_eq(st.segment_bytes, esd_seg_size(64));
+	ck_assert_uint_eq(st.chunks, 0);
+	ck_assert_uint_eq(st.segment_bytes, 0);
+	ck_assert_uint_eq(st.uid_slots, 0);
+	ck_assert_uint_eq(st.uid_clients, 1);
+	ck_assert_uint_eq(st.max_uid_slots, ESD_CHUNK_SLOTS / 4);
+	ck_assert_uint_eq(st.max_uid_clients, 256);
+	ck_assert_uint_eq(st.max_uid_holds, 65536);
+	{
+		struct errseq_slot *s = must_open("status", ERRSEQ_CREATE);
+
+		ck_assert_int_eq(errseq_status(C, &st), 0);
+		ck_assert_uint_eq(st.chunks, 1);
+		ck_assert_uint_eq(st.segment_bytes, ESD_CHUNK_BYTES);
+		ck_assert_uint_eq(st.uid_slots, 1);
+		ck_assert_uint_eq(st.uid_holds, 1);
+		errseq_slot_close(s);
+	}
 	ck_assert_uint_gt(st.start_ns, 0);
 	ck_assert_uint_gt(strlen(st.version), 0);
 	ck_assert_int_eq(errseq_status(C, NULL), -EINVAL);
@@ -111,17 +131,21 @@ END_TEST
 
 START_TEST(client_open_enospc)
 {
-	struct errseq_slot *s[5];
+	/* The smallest maximum is one chunk (--slots 4 is rounded up to
+	 * ESD_CHUNK_SLOTS; layout 1 had 4 slots).  Root is exempt from the
+	 * per-uid quota, so the global maximum is what refuses. */
+	enum { N = ESD_CHUNK_SLOTS };
+	static struct errseq_slot *s[N + 1];
 	char name[16];
 
 	up(4, NULL);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "s%d", i);
 		s[i] = must_open(name, ERRSEQ_CREATE);
 	}
-	ck_assert_int_eq(errseq_slot_open(C, "s4", ERRSEQ_CREATE, &s[4]),
+	ck_assert_int_eq(errseq_slot_open(C, "s-over", ERRSEQ_CREATE, &s[N]),
 			 -ENOSPC);
-	for (int i = 0; i < 4; i++)
+	for (int i = 0; i < N; i++)
 		errseq_slot_close(s[i]);
 }
 END_TEST

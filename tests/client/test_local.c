@@ -39,8 +39,10 @@
 START_TEST(client_strerror_codes)
 {
 	ck_assert_str_eq(errseq_strerror(ERRSEQ_ESTALE),
-			 "stale slot: it was deleted or the segment replaced; "
+			 "stale slot: it was deleted or the daemon's state replaced; "
 			 "reopen it by name");
+	ck_assert_ptr_nonnull(strstr(errseq_strerror(ERRSEQ_EUNSAFE),
+				     "untrusted"));
 	ck_assert_ptr_nonnull(strstr(errseq_strerror(ERRSEQ_EFORKED),
 				     "fork"));
 	ck_assert_ptr_nonnull(strstr(errseq_strerror(ERRSEQ_EPROTO),
@@ -106,12 +108,19 @@ END_TEST
 /*
  * A fake daemon: one thread, one connection, answering HELLO (and then one
  * OPEN) as the scenario says, to see the library refuse a broken peer.
+ * Protocol 2: HELLO passes no fd and announces the geometry (layout 1's
+ * segment header checks are now checks of the HELLO reply); the chunk
+ * comes with the OPEN reply, and its checks (announced fd present, size,
+ * access mode) replace layout 1's checks of the segment passed at HELLO.
  */
 enum fake_mode {
-	FAKE_BAD_MAGIC, FAKE_BAD_SEQ, FAKE_BAD_OP, FAKE_VERSION2,
-	FAKE_BAD_LAYOUT, FAKE_NO_FD, FAKE_SEG_MAGIC, FAKE_SEG_SHORT,
-	FAKE_SEG_INCARNATION, FAKE_ERR_REPLY, FAKE_SHORT_REPLY,
-	FAKE_OPEN_BAD_INDEX, FAKE_OPEN_EVEN_GEN, FAKE_OK,
+	FAKE_BAD_MAGIC, FAKE_BAD_SEQ, FAKE_BAD_OP, FAKE_VERSION3,
+	FAKE_BAD_LAYOUT, FAKE_BAD_MAX_SLOTS, FAKE_BAD_CHUNK_SLOTS,
+	FAKE_BAD_STRIDE, FAKE_ZERO_INCARNATION, FAKE_ERR_REPLY,
+	FAKE_SHORT_REPLY,
+	FAKE_OPEN_BAD_INDEX, FAKE_OPEN_EVEN_GEN, FAKE_OPEN_NO_FD,
+	FAKE_OPEN_FD_UNANNOUNCED, FAKE_OPEN_SHORT_CHUNK,
+	FAKE_OPEN_RO_FOR_WRITER, FAKE_OK,
 };
 
 struct fake {
@@ -121,29 +130,49 @@ struct fake {
 	char dir[32];
 };
 
-static int fake_segment(enum fake_mode mode, uint32_t slots, uint64_t inc)
+/* A chunk as the daemon makes it (a memfd of ESD_CHUNK_BYTES), or a
+ * short one, or a read-only fd of one, as @mode says. */
+static int fake_chunk(enum fake_mode mode)
 {
-	struct esd_seg_header h = {
-		.magic = ESD_SEG_MAGIC,
-		.layout_version = ESD_LAYOUT_VERSION,
-		.header_size = ESD_PAGE,
-		.slot_count = slots,
-		.slot_stride = sizeof(struct esd_slot),
-		.incarnation = inc,
-	};
-	int fd = memfd_create("fake-seg", MFD_CLOEXEC);
+	int fd = memfd_create("fake-chunk", MFD_CLOEXEC);
+	char path[64];
+	int ro;
 
-	if (mode == FAKE_SEG_MAGIC)
-		h.magic ^= 1;
-	if (mode == FAKE_SEG_INCARNATION)
-		h.incarnation++;
-	if (ftruncate(fd, mode == FAKE_SEG_SHORT ? ESD_PAGE :
-		      (off_t)esd_seg_size(slots)) < 0 ||
-	    pwrite(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+	if (fd < 0)
+		return -1;
+	if (ftruncate(fd, mode == FAKE_OPEN_SHORT_CHUNK ? ESD_PAGE :
+		      (off_t)ESD_CHUNK_BYTES) < 0) {
 		close(fd);
 		return -1;
 	}
-	return fd;
+	if (mode != FAKE_OPEN_RO_FOR_WRITER)
+		return fd;
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	close(fd);
+	return ro;
+}
+
+/* Send @len bytes of @buf, with @pass (if >= 0) as SCM_RIGHTS. */
+static void fake_send(int fd, const void *buf, size_t len, int pass)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} cb;
+	struct iovec iov = { (void *)buf, len };
+	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
+
+	if (pass >= 0) {
+		memset(&cb, 0, sizeof(cb));
+		mh.msg_control = cb.b;
+		mh.msg_controllen = sizeof(cb.b);
+		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
+		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
+		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &pass, sizeof(int));
+	}
+	(void)!sendmsg(fd, &mh, MSG_NOSIGNAL);
 }
 
 static void *fake_main(void *arg)
@@ -154,21 +183,17 @@ static void *fake_main(void *arg)
 	struct esp_hello_rep rep = {
 		.version = ESP_VERSION,
 		.layout_version = ESD_LAYOUT_VERSION,
-		.slot_count = 8,
+		.max_slots = ESD_CHUNK_SLOTS,
+		.chunk_slots = ESD_CHUNK_SLOTS,
 		.slot_stride = sizeof(struct esd_slot),
-		.header_size = ESD_PAGE,
 		.daemon_pid = 1,
+		.daemon_uid = (uint32_t)geteuid(),
 		.incarnation = 0x1234,
-		.seg_size = esd_seg_size(8),
 	};
 	struct esp_err_rep err = { .msg_len = 3, .msg = "no" };
-	union {
-		struct cmsghdr h;
-		char b[CMSG_SPACE(sizeof(int))];
-	} cb;
-	struct iovec iov = { &rep, sizeof(rep) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	int fd, seg = -1;
+	const void *out = &rep;
+	size_t out_len = sizeof(rep);
+	int fd, chunk = -1;
 
 	fd = accept4(f->lfd, NULL, NULL, SOCK_CLOEXEC);
 	/* one connection only: the library's reconnects find nobody */
@@ -182,48 +207,51 @@ static void *fake_main(void *arg)
 		rep.hdr.seq++;
 	if (f->mode == FAKE_BAD_OP)
 		rep.hdr.op = ESP_OP_OPEN;
-	if (f->mode == FAKE_VERSION2)
-		rep.version = 2;
+	if (f->mode == FAKE_VERSION3)
+		rep.version = 3;
 	if (f->mode == FAKE_BAD_LAYOUT)
 		rep.layout_version++;
+	if (f->mode == FAKE_BAD_MAX_SLOTS)
+		rep.max_slots = ESD_CHUNK_SLOTS + 8;
+	if (f->mode == FAKE_BAD_CHUNK_SLOTS)
+		rep.chunk_slots = 512;
+	if (f->mode == FAKE_BAD_STRIDE)
+		rep.slot_stride = 32;
+	if (f->mode == FAKE_ZERO_INCARNATION)
+		rep.incarnation = 0;
 	if (f->mode == FAKE_SHORT_REPLY)
-		iov.iov_len = sizeof(rep) - 8;
+		out_len = sizeof(rep) - 8;
 	if (f->mode == FAKE_ERR_REPLY) {
 		err.hdr = *req;
 		err.hdr.status = -EMFILE;
-		iov.iov_base = &err;
-		iov.iov_len = sizeof(err);
+		out = &err;
+		out_len = sizeof(err);
 	}
-	if (f->mode != FAKE_NO_FD && f->mode != FAKE_ERR_REPLY) {
-		seg = fake_segment(f->mode, rep.slot_count, rep.incarnation);
-		memset(&cb, 0, sizeof(cb));
-		mh.msg_control = cb.b;
-		mh.msg_controllen = sizeof(cb.b);
-		CMSG_FIRSTHDR(&mh)->cmsg_level = SOL_SOCKET;
-		CMSG_FIRSTHDR(&mh)->cmsg_type = SCM_RIGHTS;
-		CMSG_FIRSTHDR(&mh)->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(CMSG_FIRSTHDR(&mh)), &seg, sizeof(int));
-	}
-	if (sendmsg(fd, &mh, MSG_NOSIGNAL) < 0)
-		goto out;
+	fake_send(fd, out, out_len, -1);
 
 	/* A second request (OPEN) for the scenarios that get that far. */
 	if (recv(fd, buf, sizeof(buf), 0) >= (ssize_t)sizeof(*req)) {
-		struct esp_open_rep orep = { .hdr = *req, .index = 1,
-					     .gen = 1 };
+		struct esp_open_rep orep = {
+			.hdr = *req, .index = 1, .gen = 1, .created = 1,
+			.flags = ESP_RIGHT_WRITE | ESP_OPEN_FD,
+		};
 
 		if (f->mode == FAKE_OPEN_BAD_INDEX)
-			orep.index = 8;
+			orep.index = ESD_CHUNK_SLOTS;
 		if (f->mode == FAKE_OPEN_EVEN_GEN)
 			orep.gen = 2;
-		(void)!send(fd, &orep, sizeof(orep), MSG_NOSIGNAL);
+		if (f->mode == FAKE_OPEN_FD_UNANNOUNCED)
+			orep.flags = ESP_RIGHT_WRITE;
+		if (f->mode != FAKE_OPEN_NO_FD)
+			chunk = fake_chunk(f->mode);
+		fake_send(fd, &orep, sizeof(orep), chunk);
 		/* answer CLOSE until the client hangs up */
 		while (recv(fd, buf, sizeof(buf), 0) >= (ssize_t)sizeof(*req))
 			(void)!send(fd, req, sizeof(*req), MSG_NOSIGNAL);
 	}
 out:
-	if (seg >= 0)
-		close(seg);
+	if (chunk >= 0)
+		close(chunk);
 	if (fd >= 0)
 		close(fd);
 	return NULL;
@@ -269,12 +297,12 @@ START_TEST(client_protocol_violations)
 		{ FAKE_BAD_MAGIC, ERRSEQ_EPROTO },
 		{ FAKE_BAD_SEQ, ERRSEQ_EPROTO },
 		{ FAKE_BAD_OP, ERRSEQ_EPROTO },
-		{ FAKE_VERSION2, -EPROTONOSUPPORT },
+		{ FAKE_VERSION3, -EPROTONOSUPPORT },
 		{ FAKE_BAD_LAYOUT, ERRSEQ_EPROTO },
-		{ FAKE_NO_FD, ERRSEQ_EPROTO },
-		{ FAKE_SEG_MAGIC, ERRSEQ_EPROTO },
-		{ FAKE_SEG_SHORT, ERRSEQ_EPROTO },
-		{ FAKE_SEG_INCARNATION, ERRSEQ_EPROTO },
+		{ FAKE_BAD_MAX_SLOTS, ERRSEQ_EPROTO },
+		{ FAKE_BAD_CHUNK_SLOTS, ERRSEQ_EPROTO },
+		{ FAKE_BAD_STRIDE, ERRSEQ_EPROTO },
+		{ FAKE_ZERO_INCARNATION, ERRSEQ_EPROTO },
 		{ FAKE_ERR_REPLY, -EMFILE },
 		{ FAKE_SHORT_REPLY, ERRSEQ_EPROTO },
 	};
@@ -293,6 +321,15 @@ START_TEST(client_protocol_violations)
 	ck_assert_int_eq(fake_run(FAKE_OPEN_BAD_INDEX, &s, &open_r), 0);
 	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
 	ck_assert_int_eq(fake_run(FAKE_OPEN_EVEN_GEN, &s, &open_r), 0);
+	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
+	ck_assert_int_eq(fake_run(FAKE_OPEN_NO_FD, &s, &open_r), 0);
+	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
+	ck_assert_int_eq(fake_run(FAKE_OPEN_FD_UNANNOUNCED, &s, &open_r), 0);
+	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
+	/* a chunk shorter than ESD_CHUNK_BYTES would SIGBUS the client */
+	ck_assert_int_eq(fake_run(FAKE_OPEN_SHORT_CHUNK, &s, &open_r), 0);
+	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
+	ck_assert_int_eq(fake_run(FAKE_OPEN_RO_FOR_WRITER, &s, &open_r), 0);
 	ck_assert_int_eq(open_r, ERRSEQ_EPROTO);
 	ck_assert_int_eq(fake_run(FAKE_OK, &s, &open_r), 0);
 	ck_assert_int_eq(open_r, 0);

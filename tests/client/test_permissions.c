@@ -48,12 +48,31 @@ static int eperm_kid(void *arg)
 	KID_EQ(setuid(65534), 0);
 	c = kid_client();
 	KID_EQ(errseq_slot_unlink(c, "roots"), -EPERM);
-	/* opening and setting is not deleting: allowed */
+	/* Opening (watching) is allowed.  Layout 1 let anyone set any slot;
+	 * now root's slot is read-only to nobody: set is -EPERM and stores
+	 * nothing (checked by the parent), the handle is not writable. */
 	KID_EQ(errseq_slot_open(c, "roots", 0, &s), 0);
-	KID_EQ(errseq_slot_set(s, -EIO), 0);
+	KID_EQ(errseq_slot_writable(s), 0);
+	KID_EQ(errseq_slot_set(s, -EIO), -EPERM);
+	/* what root recorded is seen read-only, once */
+	{
+		struct errseq_cursor *cur;
+		errseq_t since = 0;
+
+		KID_EQ(errseq_slot_check(s, 0), -ENOSPC);
+		KID_EQ(errseq_cursor_new(s, &cur), 0);
+		KID_EQ(errseq_cursor_check(cur), -ENOSPC);
+		KID_EQ(errseq_cursor_check(cur), 0);
+		errseq_cursor_free(cur);
+		KID_EQ(errseq_slot_check_and_advance(s, &since), -ENOSPC);
+		KID_EQ(errseq_slot_check_and_advance(s, &since), 0);
+	}
 	errseq_slot_close(s);
-	/* its own slot it may delete */
+	/* its own slot it may write and delete */
 	KID_EQ(errseq_slot_open(c, "nobodys", ERRSEQ_CREATE, &s), 0);
+	KID_EQ(errseq_slot_writable(s), 1);
+	KID_EQ(errseq_slot_set(s, -EIO), 0);
+	KID_EQ(errseq_slot_check(s, 0), -EIO);
 	errseq_slot_close(s);
 	KID_EQ(errseq_slot_unlink(c, "nobodys"), 0);
 	errseq_client_close(c);
@@ -68,13 +87,17 @@ START_TEST(client_unlink_eperm)
 
 	/* main() skips the program unless root */
 	ck_assert_msg(geteuid() == 0, "needs root");
-	up(64, extra);
+	/* two writer domains, two chunks (layout 1: --slots 64) */
+	up(2 * ESD_CHUNK_SLOTS, extra);
 	chmod(D.dir, 0755);
 	s = must_open("roots", ERRSEQ_CREATE);
+	ck_assert_int_eq(errseq_slot_writable(s), 1);
+	ck_assert_int_eq(errseq_slot_set(s, -ENOSPC), 0);
 	ck_assert_int_eq(reap(kid(eperm_kid, NULL)), 0);
 	ck_assert_int_eq(errseq_stat(C, "roots", &info), 0);
 	ck_assert_uint_eq(info.creator_uid, 0);
-	ck_assert_int_eq(errseq_slot_check(s, 0), -EIO);
+	ck_assert_uint_eq(info.sets_total, 1);	/* nobody's set stored nothing */
+	ck_assert_int_eq(errseq_slot_check(s, 0), -ENOSPC);
 	ck_assert_int_eq(errseq_stat(C, "nobodys", &info), -ENOENT);
 	/* the creator (root) may */
 	ck_assert_int_eq(errseq_slot_unlink(C, "roots"), 0);

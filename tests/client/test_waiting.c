@@ -37,6 +37,7 @@ START_TEST(client_wait_timeout)
 {
 	struct errseq_slot *s;
 	errseq_t since;
+	uint32_t index;
 
 	up(64, NULL);
 	s = must_open("w", ERRSEQ_CREATE);
@@ -47,9 +48,19 @@ START_TEST(client_wait_timeout)
 	ck_assert_int_eq(errseq_slot_wait(s, 0, -1), 0);
 	since = errseq_slot_peek(s);
 	ck_assert_int_eq(errseq_slot_wait(s, since, 20), -ETIMEDOUT);
-	/* nobody is left counted as a sleeper */
-	ck_assert_uint_eq(seg_slot(slot_index(s))->waiters, 0);
+	ck_assert_int_eq(errseq_slot_wait(s, since, 20), -ETIMEDOUT);
+	/*
+	 * Layout 1 counted every sleeper in waiters and checked that none
+	 * was left.  With ARM (layout 2) waiters is the daemon's count of
+	 * armed connections: this one connection, once, however many waits
+	 * it made, until it closes its last hold on the slot.
+	 */
+	index = slot_index(s);
+	ck_assert_uint_eq(__atomic_load_n(&seg_slot(index)->waiters,
+					  __ATOMIC_SEQ_CST), 1);
 	errseq_slot_close(s);
+	ck_assert_uint_eq(__atomic_load_n(&seg_slot(index)->waiters,
+					  __ATOMIC_SEQ_CST), 0);
 }
 END_TEST
 
@@ -88,7 +99,7 @@ START_TEST(client_wait_woken_by_set)
 	up(64, NULL);
 	s = must_open("wake", ERRSEQ_CREATE);
 	a.index = slot_index(s);
-	seg_slot(0);	/* map before forking, the kid uses it */
+	seg_slot(a.index);	/* map before forking, the kid uses it */
 	w.s = s;
 	w.since = errseq_slot_sample(s);
 	pid = kid(setter_kid, &a);	/* fork before making threads */
@@ -98,8 +109,11 @@ START_TEST(client_wait_woken_by_set)
 	ck_assert_int_eq(reap(pid), 0);
 	ck_assert_int_eq(errseq_stat(C, "wake", &info), 0);
 	ck_assert_int_eq(info.last_pid, pid);
-	ck_assert_uint_eq(seg_slot(a.index)->waiters, 0);
+	/* armed (layout 2: one count per connection, kept while it holds
+	 * the slot; layout 1 counted sleepers), disarmed by the close */
+	ck_assert_uint_eq(seg_slot(a.index)->waiters, 1);
 	errseq_slot_close(s);
+	ck_assert_uint_eq(seg_slot(a.index)->waiters, 0);
 }
 END_TEST
 
@@ -113,7 +127,7 @@ START_TEST(client_wait_woken_stale_by_unlink)
 	up(64, NULL);
 	s = must_open("doomed", ERRSEQ_CREATE);
 	a.index = slot_index(s);
-	seg_slot(0);
+	seg_slot(a.index);	/* map before forking, the kid uses it */
 	ck_assert_int_eq(errseq_cursor_new(s, &w.cur), 0);
 	pid = kid(setter_kid, &a);	/* fork before making threads */
 	sleeper_start(&w);
@@ -146,6 +160,7 @@ START_TEST(client_wait_eintr)
 {
 	struct sigaction sa = { .sa_handler = on_usr1 };	/* no SA_RESTART */
 	struct eintr_arg a = { .r = 1 };
+	uint32_t index;
 	pthread_t t;
 
 	up(64, NULL);
@@ -156,8 +171,11 @@ START_TEST(client_wait_eintr)
 	pthread_kill(t, SIGUSR1);
 	pthread_join(t, NULL);
 	ck_assert_int_eq(a.r, -EINTR);
-	ck_assert_uint_eq(seg_slot(slot_index(a.s))->waiters, 0);
+	/* still armed (layout 2) until the last hold goes */
+	index = slot_index(a.s);
+	ck_assert_uint_eq(seg_slot(index)->waiters, 1);
 	errseq_slot_close(a.s);
+	ck_assert_uint_eq(seg_slot(index)->waiters, 0);
 }
 END_TEST
 

@@ -35,7 +35,12 @@ START_TEST(daemon_enospc_and_held_index_not_reused)
 {
 	struct esdt_daemon d;
 	struct esrc a, b;
-	struct esp_open_rep s[4], n1, n2;
+	/* The global maximum is at least one chunk (--slots is rounded up
+	 * to ESD_CHUNK_SLOTS; layout 1 ran this with 4 slots).  Root is
+	 * exempt from --max-slots-per-uid, so only the maximum stops it. */
+	enum { N = ESD_CHUNK_SLOTS };
+	static struct esp_open_rep s[N];
+	struct esp_open_rep n1, n2;
 	struct esp_status_rep st;
 	char name[16];
 	int r = 0;
@@ -43,22 +48,24 @@ START_TEST(daemon_enospc_and_held_index_not_reused)
 	start_daemon(&d, 4, NULL);
 	conn(&a, &d);
 	conn(&b, &d);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < N; i++) {
 		snprintf(name, sizeof(name), "s%d", i);
 		s[i] = open_ok(&a, name, ESP_OPEN_CREATE);
 	}
-	CK_CODE(esrc_open(&a, NAME("s4"), ESP_OPEN_CREATE, NULL), -ENOSPC);
-	CK_CODE(esrc_open(&a, NAME("s4"), ESP_OPEN_CREATE | ESP_OPEN_EXCL,
+	CK_CODE(esrc_open(&a, NAME("s-over"), ESP_OPEN_CREATE, NULL), -ENOSPC);
+	CK_CODE(esrc_open(&a, NAME("s-over"), ESP_OPEN_CREATE | ESP_OPEN_EXCL,
 			  NULL), -ENOSPC);
-	CK_CODE(esrc_open(&a, NAME("s4"), 0, NULL), -ENOENT);
-	ck_assert_uint_eq(status_ok(&a).slots_used, 4);
+	CK_CODE(esrc_open(&a, NAME("s-over"), 0, NULL), -ENOENT);
+	st = status_ok(&a);
+	ck_assert_uint_eq(st.slots_used, N);
+	ck_assert_uint_eq(st.chunks, 1);
 	/* Existing slots still open when full. */
 	open_ok(&b, "s0", 0);
 
 	/* s1 deleted while a holds it: its index stays out of use. */
 	CK_CODE(esrc_unlink(&a, NAME("s1")), 0);
 	st = status_ok(&a);
-	ck_assert_uint_eq(st.slots_used, 3);
+	ck_assert_uint_eq(st.slots_used, N - 1);
 	ck_assert_uint_eq(st.slots_held, 1);
 	CK_CODE(esrc_open(&a, NAME("n1"), ESP_OPEN_CREATE, NULL), -ENOSPC);
 	CK_CODE(esrc_close_slot(&a, s[1].index, s[1].gen), 0);
@@ -155,6 +162,28 @@ START_TEST(daemon_max_clients_is_eusers)
 }
 END_TEST
 
+/* --hello-timeout: a connection that never says HELLO is closed, so idle
+ * sockets cannot hold connection places; one that did is served on. */
+START_TEST(daemon_hello_timeout_closes_idle)
+{
+	static const char *const extra[] = { "--hello-timeout", "200", NULL };
+	struct esdt_daemon d;
+	struct esrc idle, c;
+
+	start_daemon(&d, 4, extra);
+	conn(&c, &d);
+	ck_assert_int_eq(esrc_init(&idle, d.sock), 0);
+	ck_assert_int_eq(esrc_wait_closed(idle.fd, WAIT_MS), 0);
+	esrc_fini(&idle);
+	ck_assert_uint_eq(wait_clients(&c, 1), 1);
+	/* c said HELLO before the timeout: still served. */
+	sleep_ms(600);
+	open_ok(&c, "alive", ESP_OPEN_CREATE);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
 /* ---- suite ----------------------------------------------------------- */
 
 static Suite *daemon_limits_suite(void)
@@ -166,6 +195,7 @@ static Suite *daemon_limits_suite(void)
 	tcase_add_test(tc, daemon_enospc_and_held_index_not_reused);
 	tcase_add_test(tc, daemon_max_open_is_emfile);
 	tcase_add_test(tc, daemon_max_clients_is_eusers);
+	tcase_add_test(tc, daemon_hello_timeout_closes_idle);
 	return s;
 }
 

@@ -33,67 +33,90 @@
 
 /* ---- HELLO ------------------------------------------------------------ */
 
-START_TEST(daemon_hello_passes_segment_fd)
+/*
+ * Protocol 2: HELLO passes no fd and may not be repeated (-EPROTO: in
+ * protocol 1 every HELLO carried the whole segment, and unread replies
+ * could exhaust in-flight fds).  The segment header that protocol 1
+ * checked in the mapping is gone (layout 2 chunks have no header): its
+ * fields come in the HELLO reply only.  The memory comes as chunk fds on
+ * OPEN replies, once per chunk per connection, and is a sealed memfd
+ * (0600) rather than a /dev/shm name.
+ */
+START_TEST(daemon_hello_reply_and_chunk_fds)
 {
 	struct esdt_daemon d;
 	struct esrc c, c2;
-	struct esd_seg_header *h;
+	struct esp_open_rep a, b, a2;
 	struct stat st;
 	char path[128];
 	void *base;
+	int fd, seals;
 
 	start_daemon(&d, 16, NULL);
 	conn(&c, &d);
 	ck_assert_uint_eq(c.hello.version, ESP_VERSION);
 	ck_assert_uint_eq(c.hello.layout_version, ESD_LAYOUT_VERSION);
-	ck_assert_uint_eq(c.hello.slot_count, 16);
+	/* --slots is the global maximum, rounded up to whole chunks. */
+	ck_assert_uint_eq(c.hello.max_slots, ESD_CHUNK_SLOTS);
+	ck_assert_uint_eq(c.hello.chunk_slots, ESD_CHUNK_SLOTS);
 	ck_assert_uint_eq(c.hello.slot_stride, sizeof(struct esd_slot));
-	ck_assert_uint_eq(c.hello.header_size, ESD_PAGE);
 	ck_assert_int_eq((pid_t)c.hello.daemon_pid, d.pid);
+	ck_assert_uint_eq(c.hello.daemon_uid, geteuid());
 	ck_assert_uint_ne(c.hello.incarnation, 0);
-	ck_assert_uint_eq(c.hello.seg_size, esd_seg_size(16));
+	/* esrc_hello refuses a HELLO reply that carries an fd. */
+	ck_assert_uint_eq(c.fds_passed, 0);
 
-	/* The fd is the data segment, read-write, of the advertised size. */
-	ck_assert_int_eq(fstat(c.seg_fd, &st), 0);
-	ck_assert_uint_eq((uint64_t)st.st_size, c.hello.seg_size);
-	ck_assert_uint_eq(st.st_mode & 07777, 0660);
-	ck_assert_int_eq(fcntl(c.seg_fd, F_GETFL) & O_ACCMODE, O_RDWR);
-	base = map_hello(&c);
-	h = base;
-	ck_assert_uint_eq(h->magic, ESD_SEG_MAGIC);
-	ck_assert_uint_eq(h->layout_version, ESD_LAYOUT_VERSION);
-	ck_assert_uint_eq(h->header_size, ESD_PAGE);
-	ck_assert_uint_eq(h->slot_count, 16);
-	ck_assert_uint_eq(h->slot_stride, sizeof(struct esd_slot));
-	ck_assert_uint_eq(h->incarnation, c.hello.incarnation);
-	ck_assert_int_eq(h->daemon_pid, d.pid);
-	ck_assert_uint_eq(h->retired, 0);
-	ck_assert_uint_ne(h->created_ns, 0);
-	ck_assert_uint_ne(h->daemon_start_ns, 0);
-	for (uint32_t i = 0; i < 16; i++)
-		ck_assert_uint_eq(slot_word(base, i), 0);
-
-	/* It is the named segment in /dev/shm; the registry is 0600. */
-	shm_path(path, sizeof(path), d.shm, "");
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq((uint64_t)st.st_size, esd_seg_size(16));
-	shm_path(path, sizeof(path), d.shm, ESD_REG_SUFFIX);
-	ck_assert_int_eq(stat(path, &st), 0);
-	ck_assert_uint_eq((uint64_t)st.st_size, esd_reg_size(16));
+	/* The first OPEN of a slot in a chunk passes the chunk: read-write
+	 * for a writer (the creator), sealed against any change of size. */
+	a = open_ok(&c, "a", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(a.flags, ESP_RIGHT_WRITE | ESP_OPEN_FD);
+	fd = esrc_chunk_fd(&c, a.index);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	ck_assert_uint_eq((uint64_t)st.st_size, ESD_CHUNK_BYTES);
 	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_uint_eq(st.st_uid, geteuid());
+	ck_assert_int_eq(fcntl(fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	seals = fcntl(fd, F_GET_SEALS);
+	ck_assert_int_eq(seals & (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL),
+			 F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL);
+	ck_assert_int_eq(ftruncate(fd, 0), -1);
+	ck_assert_int_eq(errno, EPERM);
+	ck_assert_int_eq(ftruncate(fd, 2 * ESD_CHUNK_BYTES), -1);
+	ck_assert_int_eq(errno, EPERM);
+	base = map_chunk(&c, a.index, PROT_READ | PROT_WRITE);
+	for (uint32_t i = 0; i < ESD_CHUNK_SLOTS; i++)
+		ck_assert_uint_eq(slot_word(base, i),
+				  i == ESD_INDEX_SLOT(a.index)
+					  ? ESD_WORD(a.gen, 0) : 0);
 
-	/* HELLO may be repeated: the fd comes again. */
-	CK_CODE(esrc_hello(&c), 0);
-	ck_assert_int_ge(c.seg_fd, 0);
-	ck_assert_int_eq(fstat(c.seg_fd, &st), 0);
-	ck_assert_uint_eq((uint64_t)st.st_size, c.hello.seg_size);
+	/* The same chunk is not passed twice on one connection. */
+	b = open_ok(&c, "b", ESP_OPEN_CREATE);
+	ck_assert_uint_eq(ESD_INDEX_CHUNK(b.index), ESD_INDEX_CHUNK(a.index));
+	ck_assert_uint_eq(b.flags, ESP_RIGHT_WRITE);
+	ck_assert_uint_eq(c.fds_passed, 1);
 
-	/* Every connection gets the same segment. */
+	/* HELLO may not be repeated; the connection stays usable. */
+	CK_CODE(esrc_hello(&c), -EPROTO);
+	ck_assert_uint_eq(c.fds_passed, 1);
+	status_ok(&c);
+
+	/* Every connection gets the same state, and the chunk again. */
 	conn(&c2, &d);
 	ck_assert_uint_eq(c2.hello.incarnation, c.hello.incarnation);
-	ck_assert_uint_eq(c2.hello.seg_size, c.hello.seg_size);
+	ck_assert_uint_eq(c2.hello.max_slots, c.hello.max_slots);
+	a2 = open_ok(&c2, "a", 0);
+	ck_assert_uint_eq(a2.index, a.index);
+	ck_assert_uint_eq(a2.flags, ESP_RIGHT_WRITE | ESP_OPEN_FD);
+	ck_assert_int_ge(esrc_chunk_fd(&c2, a.index), 0);
 
-	munmap(base, c.hello.seg_size);
+	/* Nothing in /dev/shm: --shm is accepted and ignored. */
+	snprintf(path, sizeof(path), "/dev/shm%s", d.shm);
+	ck_assert_int_eq(stat(path, &st), -1);
+	snprintf(path, sizeof(path), "/dev/shm%s.reg", d.shm);
+	ck_assert_int_eq(stat(path, &st), -1);
+
+	unmap_chunk(base);
 	esrc_fini(&c);
 	esrc_fini(&c2);
 	esdt_daemon_cleanup(&d);
@@ -108,19 +131,22 @@ START_TEST(daemon_hello_version_negotiation)
 
 	start_daemon(&d, 4, NULL);
 	ck_assert_int_eq(esrc_init(&c, d.sock), 0);
-	/* No overlap with version 1: refused, connection stays usable. */
-	CK_CODE(esrc_hello_versions(&c, 2, 7), -EPROTONOSUPPORT);
+	/* No overlap with version 2: refused, connection stays usable. */
+	CK_CODE(esrc_hello_versions(&c, 3, 7), -EPROTONOSUPPORT);
+	CK_CODE(esrc_hello_versions(&c, 0, 1), -EPROTONOSUPPORT);
 	CK_CODE(esrc_hello_versions(&c, 0, 0), -EPROTONOSUPPORT);
 	CK_CODE(esrc_hello_versions(&c, 5, 2), -EPROTONOSUPPORT);
-	ck_assert_int_lt(c.seg_fd, 0);
-	/* A range that includes 1 picks 1. */
+	/* A refused HELLO is not a HELLO: ops are still refused. */
+	CK_CODE(esrc_status(&c, NULL), -EPROTO);
+	/* A range that includes 2 picks 2. */
 	CK_CODE(esrc_hello_versions(&c, 1, 9), 0);
-	ck_assert_uint_eq(c.hello.version, 1);
-	ck_assert_int_ge(c.seg_fd, 0);
+	ck_assert_uint_eq(c.hello.version, 2);
 
 	/* A header with another version: -EPROTONOSUPPORT, still usable. */
 	esrc_hdr(&h, ESP_OP_STATUS, 77);
-	h.version = 2;
+	h.version = 1;
+	CK_CODE(raw_call(&c, &h, sizeof(h)), -EPROTONOSUPPORT);
+	h.version = 3;
 	CK_CODE(raw_call(&c, &h, sizeof(h)), -EPROTONOSUPPORT);
 	h.version = 0;
 	CK_CODE(raw_call(&c, &h, sizeof(h)), -EPROTONOSUPPORT);
@@ -145,6 +171,8 @@ START_TEST(daemon_op_before_hello_is_eproto)
 	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -EPROTO);
 	CK_CODE(esrc_list(&c, 0, 0, lr, ESP_MAX_MSG), -EPROTO);
 	CK_CODE(esrc_reattach(&c, 0, 1, NAME("a"), NULL), -EPROTO);
+	CK_CODE(esrc_seen(&c, 0, 1, 0x1001), -EPROTO);
+	CK_CODE(esrc_arm(&c, 0, 1, 1), -EPROTO);
 	/* Nothing was created, and HELLO still works afterwards. */
 	CK_CODE(esrc_hello(&c), 0);
 	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -ENOENT);
@@ -165,18 +193,22 @@ START_TEST(daemon_open_create_excl)
 
 	start_daemon(&d, 8, NULL);
 	conn(&c, &d);
-	base = map_hello(&c);
 	CK_CODE(esrc_open(&c, NAME("a"), 0, NULL), -ENOENT);
 	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_EXCL, NULL), -EINVAL);
-	CK_CODE(esrc_open(&c, NAME("a"), 0x4, NULL), -EINVAL);
+	/* 0x4 is ESP_OPEN_GROUP in protocol 2: without CREATE, -EINVAL. */
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_GROUP, NULL), -EINVAL);
+	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_CREATE | 0x8, NULL),
+		-EINVAL);
 	CK_CODE(esrc_open(&c, NAME("a"), ESP_OPEN_CREATE | 0x80000000u, NULL),
 		-EINVAL);
 	CK_CODE(esrc_stat(&c, NAME("a"), NULL), -ENOENT);
+	ck_assert_uint_eq(c.fds_passed, 0);
 
 	a = open_ok(&c, "a", ESP_OPEN_CREATE);
 	ck_assert_uint_eq(a.created, 1);
-	ck_assert_uint_lt(a.index, 8);
+	ck_assert_uint_lt(a.index, c.hello.max_slots);
 	ck_assert_msg(ESD_GEN_LIVE(a.gen), "gen %u must be odd", a.gen);
+	base = map_chunk(&c, a.index, PROT_READ);
 	ck_assert_uint_eq(slot_word(base, a.index), ESD_WORD(a.gen, 0));
 
 	a2 = open_ok(&c, "a", ESP_OPEN_CREATE);
@@ -200,7 +232,7 @@ START_TEST(daemon_open_create_excl)
 	ck_assert_uint_eq(stat_ok(&c, "a").holders, 3);
 	ck_assert_uint_eq(stat_ok(&c, "b").holders, 1);
 	ck_assert_uint_eq(status_ok(&c).slots_used, 2);
-	munmap(base, c.hello.seg_size);
+	unmap_chunk(base);
 	esrc_fini(&c);
 	esdt_daemon_cleanup(&d);
 }
@@ -301,13 +333,15 @@ START_TEST(daemon_stat_and_status_report)
 
 	start_daemon(&d, 8, NULL);
 	conn(&c, &d);
-	base = map_hello(&c);
 	o = open_ok(&c, "s", ESP_OPEN_CREATE);
+	base = map_chunk(&c, o.index, PROT_READ | PROT_WRITE);
 	info = stat_ok(&c, "s");
 	ck_assert_uint_eq(info.index, o.index);
 	ck_assert_uint_eq(info.gen, o.gen);
 	ck_assert_uint_eq(info.creator_uid, geteuid());
 	ck_assert_uint_eq(info.holders, 1);
+	ck_assert_uint_eq(info.writer_gid, ESD_NO_GID);
+	ck_assert_uint_eq(info.flags, ESP_INFO_WRITABLE);
 	clock_gettime(CLOCK_REALTIME, &ts);
 	ck_assert_uint_ne(info.created_ns, 0);
 	ck_assert_uint_le(info.created_ns,
@@ -321,7 +355,7 @@ START_TEST(daemon_stat_and_status_report)
 
 	/* What producers wrote in the segment is reported, and STAT has no
 	 * side effect on the word (no SEEN set). */
-	slot = esd_seg_slot(base, o.index);
+	slot = chunk_slot(base, o.index);
 	__atomic_store_n(&slot->word, ESD_WORD(o.gen, 5), __ATOMIC_SEQ_CST);
 	__atomic_store_n(&slot->sets_total, 3, __ATOMIC_RELAXED);
 	__atomic_store_n(&slot->last_set_ns, 12345, __ATOMIC_RELAXED);
@@ -340,13 +374,25 @@ START_TEST(daemon_stat_and_status_report)
 
 	st = status_ok(&c);
 	ck_assert_int_eq((pid_t)st.pid, d.pid);
-	ck_assert_uint_eq(st.slot_count, 8);
+	/* --slots 8 is the global maximum, rounded up to a whole chunk;
+	 * memory in use is one chunk. */
+	ck_assert_uint_eq(st.slot_count, ESD_CHUNK_SLOTS);
+	ck_assert_uint_eq(st.slot_count, c.hello.max_slots);
 	ck_assert_uint_eq(st.slots_used, 1);
 	ck_assert_uint_eq(st.slots_held, 0);
 	ck_assert_uint_eq(st.clients, 1);
 	ck_assert_uint_eq(st.max_clients, 4096);
 	ck_assert_uint_eq(st.incarnation, c.hello.incarnation);
-	ck_assert_uint_eq(st.seg_size, c.hello.seg_size);
+	ck_assert_uint_eq(st.chunks, 1);
+	ck_assert_uint_eq(st.chunk_slots, ESD_CHUNK_SLOTS);
+	ck_assert_uint_eq(st.seg_size, ESD_CHUNK_BYTES);
+	/* Per-uid figures of the asking uid, and the default limits. */
+	ck_assert_uint_eq(st.uid_slots, 1);
+	ck_assert_uint_eq(st.uid_clients, 1);
+	ck_assert_uint_eq(st.uid_holds, 1);
+	ck_assert_uint_eq(st.max_uid_slots, ESD_CHUNK_SLOTS / 4);
+	ck_assert_uint_eq(st.max_uid_clients, 256);
+	ck_assert_uint_eq(st.max_uid_holds, 65536);
 	ck_assert_uint_ne(st.start_ns, 0);
 	ck_assert_msg(memchr(st.version, '\0', sizeof(st.version)) != NULL,
 		      "version not NUL-terminated");
@@ -357,7 +403,8 @@ START_TEST(daemon_stat_and_status_report)
 	st2 = status_ok(&c2);
 	ck_assert_uint_ge(st2.uptime_ns, st.uptime_ns);
 	ck_assert_uint_eq(st2.start_ns, st.start_ns);
-	munmap(base, c.hello.seg_size);
+	ck_assert_uint_eq(st2.uid_clients, 2);
+	unmap_chunk(base);
 	esrc_fini(&c);
 	esrc_fini(&c2);
 	esdt_daemon_cleanup(&d);
@@ -388,9 +435,10 @@ START_TEST(daemon_close_releases_holds)
 	/* A slot only another connection holds. */
 	CK_CODE(esrc_close_slot(&a, y.index, y.gen), -EBADF);
 	ck_assert_uint_eq(stat_ok(&a, "y").holders, 1);
-	/* Indexes never used, or beyond the segment. */
+	/* Indexes never used, in no chunk, or beyond the maximum. */
 	CK_CODE(esrc_close_slot(&a, 7, 1), -EBADF);
-	CK_CODE(esrc_close_slot(&a, 8, 1), -EBADF);
+	CK_CODE(esrc_close_slot(&a, ESD_CHUNK_SLOTS - 1, 1), -EBADF);
+	CK_CODE(esrc_close_slot(&a, ESD_CHUNK_SLOTS, 1), -EBADF);
 	CK_CODE(esrc_close_slot(&a, UINT32_MAX, 1), -EBADF);
 	/* The slot stays; b's hold is unaffected and releasable. */
 	stat_ok(&a, "x");
@@ -412,9 +460,9 @@ START_TEST(daemon_unlink_invalidates_slot)
 
 	start_daemon(&d, 8, NULL);
 	conn(&c, &d);
-	base = map_hello(&c);
 	x = open_ok(&c, "x", ESP_OPEN_CREATE);
-	__atomic_store_n(&esd_seg_slot(base, x.index)->word,
+	base = map_chunk(&c, x.index, PROT_READ | PROT_WRITE);
+	__atomic_store_n(&chunk_slot(base, x.index)->word,
 			 ESD_WORD(x.gen, 5), __ATOMIC_SEQ_CST);
 	CK_CODE(esrc_unlink(&c, NAME("x")), 0);
 	/* Generation to even, value complemented (wakes futex sleepers). */
@@ -441,8 +489,9 @@ START_TEST(daemon_unlink_invalidates_slot)
 	ck_assert_msg(y.index != x.index || y.gen == x.gen + 2,
 		      "index %u reused with gen %u after gen %u", y.index,
 		      y.gen, x.gen);
+	ck_assert_uint_eq(ESD_INDEX_CHUNK(y.index), ESD_INDEX_CHUNK(x.index));
 	ck_assert_uint_eq(slot_word(base, y.index), ESD_WORD(y.gen, 0));
-	munmap(base, c.hello.seg_size);
+	unmap_chunk(base);
 	esrc_fini(&c);
 	esdt_daemon_cleanup(&d);
 }
@@ -463,6 +512,10 @@ START_TEST(daemon_reattach)
 	ck_assert_uint_eq(o.index, r.index);
 	ck_assert_uint_eq(o.gen, r.gen);
 	ck_assert_uint_eq(o.created, 0);
+	/* REATTACH never passes an fd (esrc_reattach refuses one), even on a
+	 * connection that was never given the chunk. */
+	ck_assert_uint_eq(o.flags, ESP_RIGHT_WRITE);
+	ck_assert_uint_eq(b.fds_passed, 0);
 	ck_assert_uint_eq(stat_ok(&a, "r").holders, 2);
 
 	CK_CODE(esrc_reattach(&b, r.index, r.gen + 2, NAME("r"), NULL),
@@ -473,6 +526,10 @@ START_TEST(daemon_reattach)
 	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("rr"), NULL), -ESTALE);
 	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("s"), NULL), -ESTALE);
 	CK_CODE(esrc_reattach(&b, 999, r.gen, NAME("r"), NULL), -ESTALE);
+	CK_CODE(esrc_reattach(&b, ESD_CHUNK_SLOTS, r.gen, NAME("r"), NULL),
+		-ESTALE);
+	CK_CODE(esrc_reattach(&b, UINT32_MAX, r.gen, NAME("r"), NULL),
+		-ESTALE);
 	CK_CODE(esrc_reattach(&b, r.index, r.gen, NAME("bad name"), NULL),
 		-EINVAL);
 	ck_assert_uint_eq(stat_ok(&a, "r").holders, 2);
@@ -541,8 +598,8 @@ START_TEST(daemon_list_pages)
 	} while (pos != ESP_LIST_END);
 	ck_assert_uint_eq(seen, n - 1);
 
-	/* Past the end. */
-	CK_CODE(esrc_list(&c, 512, 0, lr, ESP_MAX_MSG), 0);
+	/* Past the end (of the one chunk in use; --slots 512 is one). */
+	CK_CODE(esrc_list(&c, ESD_CHUNK_SLOTS, 0, lr, ESP_MAX_MSG), 0);
 	ck_assert_uint_eq(lr->count, 0);
 	ck_assert_uint_eq(lr->next, ESP_LIST_END);
 	CK_CODE(esrc_list(&c, UINT32_MAX - 1, 0, lr, ESP_MAX_MSG), 0);
@@ -550,6 +607,113 @@ START_TEST(daemon_list_pages)
 	ck_assert_uint_eq(lr->next, ESP_LIST_END);
 	free(lr);
 	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+/* ---- SEEN and ARM (protocol 2) -------------------------------------- */
+
+START_TEST(daemon_seen_marks_once)
+{
+	struct esdt_daemon d;
+	struct esrc a, b;
+	struct esp_open_rep o;
+	const uint32_t v = (1u << 13) | 5;	/* a set value: EIO, counter 1 */
+	const uint32_t seen = 1u << 12;
+	void *base;
+
+	start_daemon(&d, 8, NULL);
+	conn(&a, &d);
+	conn(&b, &d);
+	o = open_ok(&a, "s", ESP_OPEN_CREATE);
+	base = map_chunk(&a, o.index, PROT_READ | PROT_WRITE);
+	__atomic_store_n(&chunk_slot(base, o.index)->word, ESD_WORD(o.gen, v),
+			 __ATOMIC_SEQ_CST);
+	/* No hold on this connection. */
+	CK_CODE(esrc_seen(&b, o.index, o.gen, v), -EBADF);
+	ck_assert_uint_eq(slot_word(base, o.index), ESD_WORD(o.gen, v));
+	/* Another generation. */
+	CK_CODE(esrc_seen(&a, o.index, o.gen + 2, v), -ESTALE);
+	ck_assert_uint_eq(slot_word(base, o.index), ESD_WORD(o.gen, v));
+	/* The CAS (gen, v) -> (gen, v | SEEN). */
+	CK_CODE(esrc_seen(&a, o.index, o.gen, v), 0);
+	ck_assert_uint_eq(slot_word(base, o.index), ESD_WORD(o.gen, v | seen));
+	/* A CAS that fails (the word moved on) is still a success and
+	 * changes nothing. */
+	__atomic_store_n(&chunk_slot(base, o.index)->word,
+			 ESD_WORD(o.gen, (2u << 13) | 5), __ATOMIC_SEQ_CST);
+	CK_CODE(esrc_seen(&a, o.index, o.gen, v), 0);
+	ck_assert_uint_eq(slot_word(base, o.index),
+			  ESD_WORD(o.gen, (2u << 13) | 5));
+	/* After a delete: stale. */
+	CK_CODE(esrc_unlink(&a, NAME("s")), 0);
+	CK_CODE(esrc_seen(&a, o.index, o.gen, (2u << 13) | 5), -ESTALE);
+	unmap_chunk(base);
+	esrc_fini(&a);
+	esrc_fini(&b);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
+/*
+ * ARM: `waiters` is the daemon's count of armed connections, stored before
+ * the reply; it follows arms, disarms, the last CLOSE of a hold and the
+ * end of a connection.
+ */
+START_TEST(daemon_arm_counts_connections)
+{
+	struct esdt_daemon d;
+	struct esrc a, b;
+	struct esp_open_rep o, ob;
+	const struct esd_slot *slot;
+	void *base;
+	int i;
+
+	start_daemon(&d, 8, NULL);
+	conn(&a, &d);
+	conn(&b, &d);
+	o = open_ok(&a, "w", ESP_OPEN_CREATE);
+	base = map_chunk(&a, o.index, PROT_READ);
+	slot = chunk_slot(base, o.index);
+	ck_assert_uint_eq(slot->waiters, 0);
+	CK_CODE(esrc_arm(&b, o.index, o.gen, 1), -EBADF);
+	CK_CODE(esrc_arm(&a, o.index, o.gen, 2), -EINVAL);
+	CK_CODE(esrc_arm(&a, o.index, o.gen + 2, 1), -ESTALE);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  0);
+	CK_CODE(esrc_arm(&a, o.index, o.gen, 1), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  1);
+	/* Idempotent per connection. */
+	CK_CODE(esrc_arm(&a, o.index, o.gen, 1), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  1);
+	ob = open_ok(&b, "w", 0);
+	CK_CODE(esrc_arm(&b, ob.index, ob.gen, 1), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  2);
+	/* Disarm. */
+	CK_CODE(esrc_arm(&b, ob.index, ob.gen, 0), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  1);
+	CK_CODE(esrc_arm(&b, ob.index, ob.gen, 1), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  2);
+	/* The last hold's CLOSE disarms. */
+	CK_CODE(esrc_close_slot(&b, ob.index, ob.gen), 0);
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  1);
+	/* So does the connection's end (asynchronously). */
+	esrc_fini(&a);
+	for (i = 0; i < WAIT_MS / 10; i++) {
+		if (__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST) == 0)
+			break;
+		sleep_ms(10);
+	}
+	ck_assert_uint_eq(__atomic_load_n(&slot->waiters, __ATOMIC_SEQ_CST),
+			  0);
+	unmap_chunk(base);
+	esrc_fini(&b);
 	esdt_daemon_cleanup(&d);
 }
 END_TEST
@@ -562,7 +726,7 @@ static Suite *daemon_protocol_suite(void)
 	TCase *tc;
 
 	tc = tcase(s, "protocol");
-	tcase_add_test(tc, daemon_hello_passes_segment_fd);
+	tcase_add_test(tc, daemon_hello_reply_and_chunk_fds);
 	tcase_add_test(tc, daemon_hello_version_negotiation);
 	tcase_add_test(tc, daemon_op_before_hello_is_eproto);
 	tcase_add_test(tc, daemon_open_create_excl);
@@ -572,6 +736,8 @@ static Suite *daemon_protocol_suite(void)
 	tcase_add_test(tc, daemon_unlink_invalidates_slot);
 	tcase_add_test(tc, daemon_reattach);
 	tcase_add_test(tc, daemon_list_pages);
+	tcase_add_test(tc, daemon_seen_marks_once);
+	tcase_add_test(tc, daemon_arm_counts_connections);
 	return s;
 }
 

@@ -49,7 +49,8 @@ START_TEST(daemon_bad_requests_get_error_replies)
 		{ ESP_OP_REATTACH, 16 }, { ESP_OP_REATTACH, 159 },
 		{ ESP_OP_REATTACH, 161 },
 	};
-	static const uint16_t bad_op[] = { 0, ESP_OP_MAX_, 10, 0x7fff, 0xffff };
+	/* 10 is ESP_OP_ARM in protocol 2: 12 replaces it. */
+	static const uint16_t bad_op[] = { 0, ESP_OP_MAX_, 12, 0x7fff, 0xffff };
 	static char buf[ESP_MAX_MSG];
 	struct esdt_daemon d;
 	struct esrc c, f;
@@ -208,18 +209,22 @@ START_TEST(daemon_leaks_no_fds)
 	struct esrc c, x;
 	struct esp_hdr req;
 	struct esp_status_rep rep;
+	struct esp_open_rep o;
 	int base, p[2], fds[3];
 
 	start_daemon(&d, 4, NULL);
 	conn(&c, &d);
+	/* A slot first, so that its chunk exists and we hold its fd. */
+	o = open_ok(&c, "fdsrc", ESP_OPEN_CREATE);
 	base = esdt_count_fds(d.pid);
 	ck_assert_int_gt(base, 0);
 
-	/* Fds a peer passes are closed unread. */
+	/* Fds a peer passes are closed unread (even the daemon's own chunk). */
 	ck_assert_int_eq(pipe2(p, O_CLOEXEC), 0);
 	fds[0] = p[0];
 	fds[1] = p[1];
-	fds[2] = c.seg_fd;
+	fds[2] = esrc_chunk_fd(&c, o.index);
+	ck_assert_int_ge(fds[2], 0);
 	for (uint32_t i = 0; i < 10; i++) {
 		esrc_hdr(&req, ESP_OP_STATUS, 900 + i);
 		send_with_fds(c.fd, &req, sizeof(req), fds, 3);

@@ -29,6 +29,7 @@
 #include "common/shm_layout.h"
 #include "errseq/client.h"
 #include "tests/support/harness.h"
+#include "tests/support/rawclient.h"
 
 #include "tests/support/client_util.h"
 
@@ -36,8 +37,9 @@ struct esdt_daemon D;
 bool D_up;
 struct errseq_client *C;
 pid_t kids[MAX_KIDS];
-void *seg_map;		/* our read-only view of the data segment */
-size_t seg_len;
+/* Our read-only views of chunks, by chunk number (seg_slot). */
+#define SEG_CHUNKS	64
+static void *seg_chunk[SEG_CHUNKS];
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -56,26 +58,69 @@ void nap_ms(int ms)
 	nanosleep(&ts, NULL);
 }
 
-/* Map the data segment read-only, to watch waiters and statistics. */
-void map_segment(void)
+/* Find the name of live slot @index with errseq_list into @name. */
+static void name_of_index(uint32_t index, char *name, size_t len)
 {
-	struct errseq_daemon_status st;
-	int fd;
+	struct errseq_slot_info info[64];
+	uint32_t pos = 0;
 
-	ck_assert_int_eq(errseq_status(C, &st), 0);
-	fd = shm_open(D.shm, O_RDONLY, 0);
+	for (;;) {
+		int n = errseq_list(C, &pos, info, 64);
+
+		ck_assert_msg(n >= 0, "errseq_list: %d", n);
+		for (int i = 0; i < n; i++)
+			if (info[i].index == index) {
+				snprintf(name, len, "%s", info[i].name);
+				return;
+			}
+		if (n == 0 && pos == ERRSEQ_LIST_END)
+			break;
+	}
+	ck_abort_msg("slot %u is not live: cannot map its chunk", index);
+}
+
+/* Map the chunk of slot @index read-only (see seg_slot). */
+static void *map_chunk_of(uint32_t index)
+{
+	struct esrc rc;
+	struct esp_open_rep o;
+	char name[ERRSEQ_NAME_MAX + 1];
+	void *p;
+	int r, fd;
+
+	name_of_index(index, name, sizeof(name));
+	r = esrc_connect_hello(&rc, D.sock);
+	ck_assert_msg(r == 0, "raw connect: %d (%s)", r, esrc_strerror(r));
+	r = esrc_open(&rc, name, strlen(name), 0, &o);
+	ck_assert_msg(r == 0, "raw OPEN %s: %d (%s)", name, r,
+		      esrc_strerror(r));
+	ck_assert_uint_eq(o.index, index);
+	ck_assert_int_eq(esrc_close_slot(&rc, o.index, o.gen), 0);
+	fd = esrc_chunk_fd(&rc, index);
 	ck_assert_int_ge(fd, 0);
-	seg_len = (size_t)st.segment_bytes;
-	seg_map = mmap(NULL, seg_len, PROT_READ, MAP_SHARED, fd, 0);
-	close(fd);
-	ck_assert_ptr_ne(seg_map, MAP_FAILED);
+	p = mmap(NULL, ESD_CHUNK_BYTES, PROT_READ, MAP_SHARED, fd, 0);
+	esrc_fini(&rc);
+	ck_assert_ptr_ne(p, MAP_FAILED);
+	return p;
 }
 
 const struct esd_slot *seg_slot(uint32_t index)
 {
-	if (!seg_map)
-		map_segment();
-	return esd_seg_slot(seg_map, index);
+	uint32_t k = ESD_INDEX_CHUNK(index);
+
+	ck_assert_uint_lt(k, SEG_CHUNKS);
+	if (!seg_chunk[k])
+		seg_chunk[k] = map_chunk_of(index);
+	return (const struct esd_slot *)seg_chunk[k] + ESD_INDEX_SLOT(index);
+}
+
+void seg_unmap(void)
+{
+	for (int k = 0; k < SEG_CHUNKS; k++) {
+		if (seg_chunk[k])
+			munmap(seg_chunk[k], ESD_CHUNK_BYTES);
+		seg_chunk[k] = NULL;
+	}
 }
 
 uint32_t slot_index(struct errseq_slot *s)
@@ -106,7 +151,7 @@ void setup(void)
 	esdt_sweep();
 	D_up = false;
 	C = NULL;
-	seg_map = NULL;
+	seg_unmap();
 	memset(kids, 0, sizeof(kids));
 }
 
@@ -120,9 +165,7 @@ void teardown(void)
 		}
 	errseq_client_close(C);
 	C = NULL;
-	if (seg_map)
-		munmap(seg_map, seg_len);
-	seg_map = NULL;
+	seg_unmap();
 	if (D_up)
 		esdt_daemon_cleanup(&D);
 	D_up = false;

@@ -14,10 +14,12 @@
  *
  * Waiting is always bounded (a lost wake-up fails a case as -ETIMEDOUT
  * instead of hanging it) and no case asserts on elapsed time.  Where a
- * case needs a process to be asleep in errseq_slot_wait before it
- * acts, it reads the slot's `waiters` counter from its own read-only
- * mapping of the data segment (await_waiter()), instead of sleeping
- * and hoping.
+ * case needs a process to be waiting in errseq_slot_wait before it
+ * acts, it reads the slot's `waiters` word from its own read-only
+ * mapping of the slot's chunk (await_waiter()), instead of sleeping and
+ * hoping.  In layout 2 `waiters` is written only by the daemon: the
+ * number of connections ARMed on the slot, which a waiter does before
+ * its first sleep (doc/shm-layout.md, "Waiting").
  */
 #ifndef ESDT_CLIENT_UTIL_H
 #define ESDT_CLIENT_UTIL_H
@@ -45,8 +47,6 @@ extern struct esdt_daemon D;
 extern bool D_up;
 extern struct errseq_client *C;
 extern pid_t kids[MAX_KIDS];
-extern void *seg_map;		/* our read-only view of the data segment */
-extern size_t seg_len;
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -54,10 +54,18 @@ int64_t mono_ms(void);
 
 void nap_ms(int ms);
 
-/* Map the data segment read-only, to watch waiters and statistics. */
-void map_segment(void);
-
+/*
+ * seg_slot - a read-only view of slot @index, to watch waiters and
+ * statistics.  Layout 2 has no segment to open by name: the first call
+ * for a chunk opens a private raw connection to D, finds the slot's name
+ * with errseq_list, OPENs it to be given the chunk's fd, CLOSEs the hold
+ * again (so holder counts are as before) and maps the chunk PROT_READ.
+ * The mapping is cached per chunk until seg_unmap() (teardown calls it;
+ * call it after a --recreate, which replaces the chunks).
+ */
 const struct esd_slot *seg_slot(uint32_t index);
+
+void seg_unmap(void);
 
 uint32_t slot_index(struct errseq_slot *s);
 

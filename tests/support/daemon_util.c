@@ -111,41 +111,33 @@ struct esp_status_rep status_ok(struct esrc *c)
 	return st;
 }
 
-/* Map the data segment passed at HELLO. */
-void *map_hello(const struct esrc *c)
+void *map_chunk(const struct esrc *c, uint32_t index, int prot)
 {
-	void *p = mmap(NULL, c->hello.seg_size, PROT_READ | PROT_WRITE,
-		       MAP_SHARED, c->seg_fd, 0);
-
-	ck_assert_msg(p != MAP_FAILED, "mmap: %s", strerror(errno));
-	return p;
-}
-
-/* Map a segment by its shm name (size from fstat); *@len gets the size. */
-void *map_shm(const char *name, size_t *len)
-{
-	struct stat st;
+	int fd = esrc_chunk_fd(c, index);
 	void *p;
-	int fd = shm_open(name, O_RDWR, 0);
 
-	ck_assert_msg(fd >= 0, "shm_open %s: %s", name, strerror(errno));
-	ck_assert_int_eq(fstat(fd, &st), 0);
-	*len = (size_t)st.st_size;
-	p = mmap(NULL, *len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	ck_assert_msg(p != MAP_FAILED, "mmap %s: %s", name, strerror(errno));
+	ck_assert_msg(fd >= 0, "no chunk fd was passed for slot %u", index);
+	p = mmap(NULL, ESD_CHUNK_BYTES, prot, MAP_SHARED, fd, 0);
+	ck_assert_msg(p != MAP_FAILED, "mmap chunk of slot %u: %s", index,
+		      strerror(errno));
 	return p;
 }
 
-uint64_t slot_word(void *base, uint32_t i)
+void unmap_chunk(void *chunk)
 {
-	return __atomic_load_n(&esd_seg_slot(base, i)->word, __ATOMIC_ACQUIRE);
+	if (chunk)
+		munmap(chunk, ESD_CHUNK_BYTES);
 }
 
-void shm_path(char *buf, size_t len, const char *name,
-	      const char *suffix)
+struct esd_slot *chunk_slot(void *chunk, uint32_t index)
 {
-	snprintf(buf, len, "/dev/shm%s%s", name, suffix);
+	return (struct esd_slot *)chunk + ESD_INDEX_SLOT(index);
+}
+
+uint64_t slot_word(void *chunk, uint32_t index)
+{
+	return __atomic_load_n(&chunk_slot(chunk, index)->word,
+			       __ATOMIC_ACQUIRE);
 }
 
 /* Whole content of @path (malloc'd) and its size; NULL if absent. */

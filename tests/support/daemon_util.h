@@ -58,16 +58,26 @@ struct esp_slot_info stat_ok(struct esrc *c, const char *name);
 
 struct esp_status_rep status_ok(struct esrc *c);
 
-/* Map the data segment passed at HELLO. */
-void *map_hello(const struct esrc *c);
+/*
+ * Layout 2 has no segment to map by name: slots live in memfd chunks of
+ * ESD_CHUNK_SLOTS slots, and a connection receives a chunk's fd with the
+ * first OPEN reply for a slot in it (kept by rawclient, see
+ * esrc_chunk_fd).
+ *
+ * map_chunk - map the chunk that holds global slot @index from the fd an
+ * OPEN on @c passed (fails the test if @c was given none), with @prot
+ * (PROT_READ, or PROT_READ | PROT_WRITE for a writer's fd).  The mapping
+ * is ESD_CHUNK_BYTES long; unmap it with unmap_chunk.
+ */
+void *map_chunk(const struct esrc *c, uint32_t index, int prot);
 
-/* Map a segment by its shm name (size from fstat); *@len gets the size. */
-void *map_shm(const char *name, size_t *len);
+void unmap_chunk(void *chunk);
 
-uint64_t slot_word(void *base, uint32_t i);
+/* The slot of global index @index in its chunk's mapping @chunk. */
+struct esd_slot *chunk_slot(void *chunk, uint32_t index);
 
-void shm_path(char *buf, size_t len, const char *name,
-	      const char *suffix);
+/* The slot word of global index @index, in its chunk's mapping (acquire). */
+uint64_t slot_word(void *chunk, uint32_t index);
 
 /* Whole content of @path (malloc'd) and its size; NULL if absent. */
 char *slurp(const char *path, size_t *len);

@@ -318,7 +318,7 @@ int esdt_daemon_run_to_exit(struct esdt_daemon *d, const char *const *extra,
 
 void esdt_daemon_cleanup(struct esdt_daemon *d)
 {
-	char reg[96];
+	char reg[128];
 
 	if (!d->dir[0])
 		return;
@@ -331,6 +331,10 @@ void esdt_daemon_cleanup(struct esdt_daemon *d)
 	snprintf(reg, sizeof(reg), "%s.reg", d->shm);
 	shm_unlink(reg);
 	unlink(d->sock);
+	/* The state keeper (errseqd-keeper) listens on the socket path +
+	 * ".keeper" and exits once that file is gone. */
+	snprintf(reg, sizeof(reg), "%s.keeper", d->sock);
+	unlink(reg);
 	unlink(d->log);
 	unlink(d->notify);
 	rmdir(d->dir);

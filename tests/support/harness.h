@@ -62,14 +62,17 @@ int esdt_daemon_run_to_exit(struct esdt_daemon *d, const char *const *extra,
 			    char *err, size_t errlen, int timeout_ms);
 
 /* esdt_daemon_cleanup - SIGKILL the daemon if it runs, shm_unlink both
- * segments, remove socket, log and directory.  Idempotent. */
+ * (layout 1) segment names, remove socket, the state keeper's socket
+ * (socket + ".keeper": errseqd-keeper exits once it is gone, dropping the
+ * kept state), log and directory.  Idempotent. */
 void esdt_daemon_cleanup(struct esdt_daemon *d);
 
 /* esdt_read_log - the daemon's stderr so far, into @buf. Returns length. */
 size_t esdt_read_log(const struct esdt_daemon *d, char *buf, size_t len);
 
 /* esdt_sweep - remove /dev/shm/esdt-P-* and /tmp/esdt-P-* left by test
- * processes P that no longer exist.  Call it from a suite's setup. */
+ * processes P that no longer exist (removing a directory's keeper socket
+ * makes its keeper exit).  Call it from a suite's setup. */
 void esdt_sweep(void);
 
 /* esdt_count_fds - number of open fds of process @pid (via /proc), or -errno. */

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -190,7 +191,6 @@ int esrc_init(struct esrc *c, const char *path)
 {
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
-	c->seg_fd = -1;
 	c->seq = 1;
 	c->timeout_ms = ESRC_DEFAULT_TIMEOUT_MS;
 	c->fd = esrc_connect(path);
@@ -207,10 +207,48 @@ void esrc_fini(struct esrc *c)
 {
 	if (c->fd >= 0)
 		close(c->fd);
-	if (c->seg_fd >= 0)
-		close(c->seg_fd);
+	for (uint32_t i = 0; i < c->chunk_cap; i++)
+		if (c->chunk_fd[i] >= 0)
+			close(c->chunk_fd[i]);
+	free(c->chunk_fd);
+	c->chunk_fd = NULL;
+	c->chunk_cap = 0;
 	c->fd = -1;
-	c->seg_fd = -1;
+}
+
+int esrc_chunk_fd(const struct esrc *c, uint32_t index)
+{
+	uint32_t k = ESD_INDEX_CHUNK(index);
+
+	return k < c->chunk_cap ? c->chunk_fd[k] : -1;
+}
+
+/* Keep @fd as chunk @k's fd.  Returns 0, ESRC_EBADREPLY if the chunk was
+ * already passed on this connection, ESRC_ELOCAL without memory; @fd is
+ * closed on failure. */
+static int keep_chunk_fd(struct esrc *c, uint32_t k, int fd)
+{
+	if (k >= c->chunk_cap) {
+		uint32_t cap = k + 16;
+		int *n = realloc(c->chunk_fd, cap * sizeof(int));
+
+		if (!n) {
+			close(fd);
+			c->sys_errno = ENOMEM;
+			return ESRC_ELOCAL;
+		}
+		for (uint32_t i = c->chunk_cap; i < cap; i++)
+			n[i] = -1;
+		c->chunk_fd = n;
+		c->chunk_cap = cap;
+	}
+	if (c->chunk_fd[k] >= 0) {
+		close(fd);
+		return ESRC_EBADREPLY;
+	}
+	c->chunk_fd[k] = fd;
+	c->fds_passed++;
+	return 0;
 }
 
 /* Map a transport errno to the request layer's codes. */
@@ -306,14 +344,11 @@ int esrc_hello_versions(struct esrc *c, uint32_t min, uint32_t max)
 			 &len, &fd);
 	if (r < 0)
 		return r;
-	if (len != sizeof(u.rep) || fd < 0) {
+	if (len != sizeof(u.rep) || fd >= 0) {
 		if (fd >= 0)
 			close(fd);
 		return ESRC_EBADREPLY;
 	}
-	if (c->seg_fd >= 0)
-		close(c->seg_fd);
-	c->seg_fd = fd;
 	c->hello = u.rep;
 	return 0;
 }
@@ -338,7 +373,8 @@ static void put_name(char *dst, uint32_t *len_field, const char *name,
 	memcpy(dst, name, len < ESD_NAME_MAX ? len : ESD_NAME_MAX);
 }
 
-/* A request whose success reply has exactly @want bytes, copied to @out. */
+/* A request whose success reply has exactly @want bytes, copied to @out.
+ * A reply that passes an fd is ESRC_EBADREPLY (only OPEN passes fds). */
 static int fixed_request(struct esrc *c, uint16_t op, void *req,
 			 size_t req_len, void *out, size_t want)
 {
@@ -347,11 +383,15 @@ static int fixed_request(struct esrc *c, uint16_t op, void *req,
 		char buf[ESP_MAX_MSG];
 	} u;
 	size_t len;
-	int r;
+	int fd, r;
 
-	r = esrc_request(c, op, req, req_len, &u, sizeof(u), &len, NULL);
+	r = esrc_request(c, op, req, req_len, &u, sizeof(u), &len, &fd);
 	if (r < 0)
 		return r;
+	if (fd >= 0) {
+		close(fd);
+		return ESRC_EBADREPLY;
+	}
 	if (len != want)
 		return ESRC_EBADREPLY;
 	if (out)
@@ -359,14 +399,42 @@ static int fixed_request(struct esrc *c, uint16_t op, void *req,
 	return 0;
 }
 
+int esrc_open_gid(struct esrc *c, const char *name, size_t len,
+		  uint32_t flags, uint32_t gid, struct esp_open_rep *out)
+{
+	struct esp_name_req req = { .flags = flags, .gid = gid };
+	union {
+		struct esp_open_rep rep;
+		char buf[ESP_MAX_MSG];
+	} u;
+	size_t rlen;
+	int fd, r;
+
+	put_name(req.name, &req.name_len, name, len);
+	r = esrc_request(c, ESP_OP_OPEN, &req, sizeof(req), &u, sizeof(u),
+			 &rlen, &fd);
+	if (r < 0)
+		return r;
+	if (rlen != sizeof(u.rep) ||
+	    !(u.rep.flags & ESP_OPEN_FD) != (fd < 0)) {
+		if (fd >= 0)
+			close(fd);
+		return ESRC_EBADREPLY;
+	}
+	if (fd >= 0) {
+		r = keep_chunk_fd(c, ESD_INDEX_CHUNK(u.rep.index), fd);
+		if (r < 0)
+			return r;
+	}
+	if (out)
+		*out = u.rep;
+	return 0;
+}
+
 int esrc_open(struct esrc *c, const char *name, size_t len, uint32_t flags,
 	      struct esp_open_rep *out)
 {
-	struct esp_name_req req = { .flags = flags };
-
-	put_name(req.name, &req.name_len, name, len);
-	return fixed_request(c, ESP_OP_OPEN, &req, sizeof(req), out,
-			     sizeof(*out));
+	return esrc_open_gid(c, name, len, flags, 0, out);
 }
 
 int esrc_close_slot(struct esrc *c, uint32_t index, uint32_t gen)
@@ -417,6 +485,23 @@ int esrc_reattach(struct esrc *c, uint32_t index, uint32_t gen,
 	put_name(req.name, &req.name_len, name, len);
 	return fixed_request(c, ESP_OP_REATTACH, &req, sizeof(req), out,
 			     sizeof(*out));
+}
+
+int esrc_seen(struct esrc *c, uint32_t index, uint32_t gen, uint32_t value)
+{
+	struct esp_seen_req req = { .index = index, .gen = gen,
+				    .value = value };
+
+	return fixed_request(c, ESP_OP_SEEN, &req, sizeof(req), NULL,
+			     sizeof(struct esp_hdr));
+}
+
+int esrc_arm(struct esrc *c, uint32_t index, uint32_t gen, uint32_t on)
+{
+	struct esp_arm_req req = { .index = index, .gen = gen, .on = on };
+
+	return fixed_request(c, ESP_OP_ARM, &req, sizeof(req), NULL,
+			     sizeof(struct esp_hdr));
 }
 
 int esrc_list(struct esrc *c, uint32_t start, uint32_t max,

@@ -41,8 +41,11 @@
 /* Transport and framing failures of the request layer (all < -4095). */
 #define ESRC_ECLOSED	(-10001)	/* the daemon closed the connection */
 #define ESRC_ETIMEDOUT	(-10002)	/* no reply within the timeout */
-#define ESRC_EBADREPLY	(-10003)	/* reply of wrong size/magic/op/seq, or a
-					 * HELLO reply without exactly one fd */
+#define ESRC_EBADREPLY	(-10003)	/* reply of wrong size/magic/op/seq; a
+					 * HELLO or REATTACH reply with an fd; an
+					 * OPEN reply whose fds disagree with
+					 * ESP_OPEN_FD, or that passes a chunk
+					 * this connection already has */
 #define ESRC_ELOCAL	(-10004)	/* a local syscall failed (c->sys_errno) */
 
 #define ESRC_DEFAULT_TIMEOUT_MS	10000
@@ -52,7 +55,10 @@ struct esrc {
 	int fd;			/* the socket, or -1 */
 	uint32_t seq;		/* seq of the next request */
 	int timeout_ms;		/* per send and per receive */
-	int seg_fd;		/* data segment fd from HELLO, or -1 */
+	int *chunk_fd;		/* chunk_fd[c]: chunk c's fd passed by an
+				 * OPEN reply on this connection, or -1 */
+	uint32_t chunk_cap;	/* entries of chunk_fd */
+	uint32_t fds_passed;	/* chunk fds received so far */
 	struct esp_hello_rep hello;	/* the last HELLO reply */
 	struct esp_hdr last_hdr;	/* header of the last reply received */
 	int sys_errno;		/* positive errno behind ESRC_ELOCAL/ECLOSED */
@@ -102,7 +108,7 @@ void esrc_hdr(struct esp_hdr *h, uint16_t op, uint32_t seq);
  */
 int esrc_init(struct esrc *c, const char *path);
 
-/* esrc_fini - close the socket and the segment fd.  Idempotent. */
+/* esrc_fini - close the socket and every chunk fd kept.  Idempotent. */
 void esrc_fini(struct esrc *c);
 
 /*
@@ -120,9 +126,9 @@ int esrc_request(struct esrc *c, uint16_t op, void *req, size_t req_len,
 
 /*
  * esrc_hello_versions - HELLO offering protocol versions @min..@max.  On
- * success stores the reply in c->hello and the segment fd in c->seg_fd
- * (closing any previous one).  Returns as esrc_request; ESRC_EBADREPLY if
- * the reply is not exactly an esp_hello_rep with one fd.
+ * success stores the reply in c->hello.  Protocol 2 passes no fd at HELLO.
+ * Returns as esrc_request; ESRC_EBADREPLY if the reply is not exactly an
+ * esp_hello_rep, or carries an fd.
  */
 int esrc_hello_versions(struct esrc *c, uint32_t min, uint32_t max);
 
@@ -143,6 +149,9 @@ int esrc_connect_hello(struct esrc *c, const char *path);
  */
 int esrc_open(struct esrc *c, const char *name, size_t len, uint32_t flags,
 	      struct esp_open_rep *out);
+/* esrc_open_gid - OPEN with the gid field set (for ESP_OPEN_GROUP). */
+int esrc_open_gid(struct esrc *c, const char *name, size_t len,
+		  uint32_t flags, uint32_t gid, struct esp_open_rep *out);
 int esrc_close_slot(struct esrc *c, uint32_t index, uint32_t gen);
 int esrc_unlink(struct esrc *c, const char *name, size_t len);
 int esrc_stat(struct esrc *c, const char *name, size_t len,
@@ -150,6 +159,16 @@ int esrc_stat(struct esrc *c, const char *name, size_t len,
 int esrc_status(struct esrc *c, struct esp_status_rep *out);
 int esrc_reattach(struct esrc *c, uint32_t index, uint32_t gen,
 		  const char *name, size_t len, struct esp_open_rep *out);
+int esrc_seen(struct esrc *c, uint32_t index, uint32_t gen, uint32_t value);
+int esrc_arm(struct esrc *c, uint32_t index, uint32_t gen, uint32_t on);
+
+/*
+ * An OPEN reply with ESP_OPEN_FD carries the fd of the chunk that holds
+ * the slot; esrc_open keeps it in c->chunk_fd[ESD_INDEX_CHUNK(index)]
+ * (closed by esrc_fini).  esrc_chunk_fd returns the fd kept for the chunk
+ * of global slot @index, or -1 if this connection was given none.
+ */
+int esrc_chunk_fd(const struct esrc *c, uint32_t index);
 
 /*
  * esrc_list - one LIST page from @start, at most @max entries.  @out must
