@@ -1452,6 +1452,7 @@ END_TEST
 struct trust_res {
 	int client;		/* errseq_client_open(NULL) */
 	int daemon_exit;	/* errseqd's exit code, or -1 */
+	int sock_mode;		/* its socket's mode, or -errno */
 	char daemon_err[1024];
 };
 
@@ -1623,8 +1624,17 @@ START_TEST(tmp_fallback_squatted_is_refused)
 					break;
 				sleep_ms(50);
 			}
-			if (r == 0)
+			if (r == 0) {
+				struct stat sb;
+				char p[96];
+
 				errseq_client_close(c);
+				/* a user's daemon: 0600 by default */
+				snprintf(p, sizeof(p), "/tmp/errseqd-%u/"
+					 "errseqd.sock", TMPUID);
+				res->sock_mode = stat(p, &sb) == 0 ?
+					(int)(sb.st_mode & 07777) : -errno;
+			}
 			res->client = r;
 			kill(dpid, SIGTERM);
 			res->daemon_exit = reap(dpid);
@@ -1633,6 +1643,7 @@ START_TEST(tmp_fallback_squatted_is_refused)
 		ck_assert_int_eq(reap(pid), 0);
 		ck_assert_int_eq(res->client, 0);
 		ck_assert_int_eq(res->daemon_exit, 0);
+		ck_assert_int_eq(res->sock_mode, 0600);
 	}
 	rm_dir(tmp_dir);
 	munmap(res, sizeof(*res));
