@@ -204,3 +204,12 @@ tests_daemon_test_state_LDADD = daemon/libesd.la common/libcommon.la \
 # --persist fdstore across kill -9, with this test playing systemd's part.
 TESTS += tests/fdstore.py
 EXTRA_DIST += tests/fdstore.py
+
+# Least privilege (issue 9): hostile clients of other uids against the
+# real daemon (tests/support/harness.h).  Needs root; skips (77) otherwise.
+check_PROGRAMS += tests/test_security
+TESTS += tests/test_security
+tests_test_security_SOURCES = tests/test_security.c
+tests_test_security_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_security_LDADD = tests/support/libharness.la client/liberrseq-client.la \
+	$(CHECK_LIBS) -lpthread
