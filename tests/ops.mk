@@ -35,3 +35,7 @@ tests_test_status_page_SOURCES = tests/test_status_page.c
 tests_test_status_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_status_page_LDADD = $(OPS_TEST_LDADD)
 CLEANFILES += tests/status-page.png
+
+# errseq-exporter.service through systemd-analyze verify (skips without)
+TESTS += tests/exporter-unit-verify.sh
+EXTRA_DIST += tests/exporter-unit-verify.sh
