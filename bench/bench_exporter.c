@@ -123,8 +123,11 @@ static double time_list(const char *sock)
 		if (errno != EINTR)
 			return -1;
 	t1 = bench_now_ns();
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+		fprintf(stderr, "bench_exporter: errseqctl --json list: "
+			"status 0x%x\n", (unsigned)status);
 		return -1;
+	}
 	return (double)(t1 - t0) / 1e6;
 }
 
@@ -136,8 +139,13 @@ static double time_get(int port, const char *path, size_t *bytes)
 	int code = ops_http_get(port, path, 600000, &body, NULL);
 
 	t1 = bench_now_ns();
-	if (code != 200)
+	if (code != 200) {
+		fprintf(stderr, "bench_exporter: GET %s: %d%s%.200s\n", path,
+			code, code > 0 ? " " : "", code > 0 ? body : "");
+		if (code > 0)
+			free(body);
 		return -1;
+	}
 	*bytes = strlen(body);
 	free(body);
 	return (double)(t1 - t0) / 1e6;
@@ -223,11 +231,17 @@ static void one_size(uint32_t n, const char *label)
 
 int main(int argc, char **argv)
 {
+	const char *only;
+
 	bench_init(argc, argv, "bench_exporter", 5);
 	signal(SIGPIPE, SIG_IGN);
-	one_size(1000, "1k");
-	one_size(65536, "64k");
-	if (!bench_opts.quick)
+	/* BENCH_EXPORTER_ONLY=1M (or 1k, 64k): one size, for a re-run */
+	only = getenv("BENCH_EXPORTER_ONLY");
+	if (!only || !strcmp(only, "1k"))
+		one_size(1000, "1k");
+	if (!only || !strcmp(only, "64k"))
+		one_size(65536, "64k");
+	if ((!only && !bench_opts.quick) || (only && !strcmp(only, "1M")))
 		one_size(1048576, "1M");
 	return bench_finish();
 }

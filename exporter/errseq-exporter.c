@@ -152,6 +152,11 @@ static void send_buf(struct evhttp_request *req, int code, const char *reason,
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
+	/* the answer may have taken a while (a listing of a million slots
+	 * takes seconds on a loaded machine): the connection's I/O timeout
+	 * counts from now, so it bounds the client, not our own work */
+	evhttp_connection_set_timeout(evhttp_request_get_connection(req),
+				      EXP_HTTP_TIMEOUT);
 	evhttp_send_reply(req, code, reason, out);
 	evbuffer_free(out);
 }
