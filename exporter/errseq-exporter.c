@@ -39,7 +39,13 @@
 #include "ctl/format.h"
 #include "exporter/exporter.h"
 
-#define EXP_HTTP_TIMEOUT 10		/* seconds */
+/* Seconds a connection may stall.  evhttp 2.1 counts it from the request,
+ * through our own work on it, and closes the connection unanswered if the
+ * work outlasts it (re-arming it from the handler does not help): so it
+ * must exceed the slowest scrape (a million slots took 21 s on a machine
+ * with a load of 13), while slow clients are bounded by the header and
+ * body limits and never block other requests. */
+#define EXP_HTTP_TIMEOUT 60
 #define EXP_MAX_HEADERS 8192		/* bytes of request headers */
 #define EXP_MAX_BODY 1024		/* bytes of request body */
 #define EXP_QUERY_MAX 256		/* bytes of a ?q= filter */
@@ -152,11 +158,6 @@ static void send_buf(struct evhttp_request *req, int code, const char *reason,
 		evhttp_send_error(req, 500, "Internal Server Error");
 		return;
 	}
-	/* the answer may have taken a while (a listing of a million slots
-	 * takes seconds on a loaded machine): the connection's I/O timeout
-	 * counts from now, so it bounds the client, not our own work */
-	evhttp_connection_set_timeout(evhttp_request_get_connection(req),
-				      EXP_HTTP_TIMEOUT);
 	evhttp_send_reply(req, code, reason, out);
 	evbuffer_free(out);
 }
