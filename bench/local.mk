@@ -8,7 +8,7 @@
 # reproduce them.
 
 BENCH_BINS = bench/bench_data bench/bench_xproc bench/bench_ctl \
-	bench/bench_alt bench/bench_watch
+	bench/bench_alt bench/bench_watch bench/bench_exporter
 check_PROGRAMS += $(BENCH_BINS)
 
 noinst_LTLIBRARIES += bench/libbench.la
@@ -39,6 +39,11 @@ bench_bench_watch_SOURCES = bench/bench_watch.c
 bench_bench_watch_CFLAGS = $(AM_CFLAGS) -pthread
 bench_bench_watch_LDADD = $(BENCH_LDADD)
 
+# errseq-exporter's scrape at 1k, 64k and 1M slots (issue 10)
+bench_bench_exporter_SOURCES = bench/bench_exporter.c
+bench_bench_exporter_CFLAGS = $(AM_CFLAGS) -pthread
+bench_bench_exporter_LDADD = tests/libopsutil.la $(BENCH_LDADD)
+
 bench_bench_alt_SOURCES = bench/bench_alt.c
 bench_bench_alt_LDADD = $(BENCH_LDADD)
 
@@ -48,8 +53,10 @@ CLEANFILES += bench/results/*.json bench/results/*.txt \
 
 # make bench: build the daemon, the CLI and the benchmarks, then run them.
 # BENCH_FLAGS is passed to every program (e.g. BENCH_FLAGS=--quick).
-bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT)
+bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT) \
+		exporter/errseq-exporter$(EXEEXT)
 	ERRSEQD_BIN='$(abs_top_builddir)/daemon/errseqd' \
+	ERRSEQ_EXPORTER_BIN='$(abs_top_builddir)/exporter/errseq-exporter' \
 	ERRSEQCTL_BIN='$(abs_top_builddir)/ctl/errseqctl' \
 	BENCH_OUT='$(abs_top_builddir)/bench/results' CC='$(CC)' \
 	$(SHELL) '$(srcdir)/bench/run.sh' '$(abs_top_builddir)' $(BENCH_FLAGS)

@@ -17,8 +17,9 @@ cd "$builddir" || exit 2
 
 : "${ERRSEQD_BIN:=$PWD/daemon/errseqd}"
 : "${ERRSEQCTL_BIN:=$PWD/ctl/errseqctl}"
+: "${ERRSEQ_EXPORTER_BIN:=$PWD/exporter/errseq-exporter}"
 : "${BENCH_OUT:=$PWD/bench/results}"
-export ERRSEQD_BIN ERRSEQCTL_BIN BENCH_OUT
+export ERRSEQD_BIN ERRSEQCTL_BIN ERRSEQ_EXPORTER_BIN BENCH_OUT
 
 flags=""
 progs=""
@@ -30,7 +31,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ -n "$progs" ] || progs="bench_data bench_xproc bench_alt bench_ctl bench_watch"
+[ -n "$progs" ] || progs="bench_data bench_xproc bench_alt bench_ctl bench_watch bench_exporter"
 
 mkdir -p "$BENCH_OUT"
 status=0

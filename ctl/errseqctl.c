@@ -46,8 +46,9 @@ static const char usage_text[] =
 "                        --writers GROUP the members of GROUP too\n"
 "  delete NAME           delete a slot\n"
 "  set NAME ERR          record an error (ERR: EIO, 5 or -5)\n"
-"  watch NAME|GLOB...    print each new error as it is recorded (a GLOB\n"
-"                        also follows matching slots created later)\n"
+"  watch NAME...         print each new error as it is recorded (a NAME\n"
+"                        with * ? or [ is a glob: it also follows\n"
+"                        matching slots created later)\n"
 "  status                show the daemon's status\n"
 "\n"
 "Options (before or after the command):\n"
@@ -478,8 +479,6 @@ static int connect_daemon(const struct ctl_opts *o, struct errseq_client **c)
 			       " such as DIR/errseqd.sock)";
 		else if (stat(path, &sb) == 0 && !S_ISSOCK(sb.st_mode))
 			hint = " (that is not a socket)";
-		else if (r == -ENOENT)
-			hint = " (no such socket: is errseqd running?)";
 		else
 			hint = " (is errseqd running?)";
 	}

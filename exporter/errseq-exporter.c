@@ -39,7 +39,13 @@
 #include "ctl/format.h"
 #include "exporter/exporter.h"
 
-#define EXP_HTTP_TIMEOUT 10		/* seconds */
+/* Seconds a connection may stall.  evhttp 2.1 counts it from the request,
+ * through our own work on it, and closes the connection unanswered if the
+ * work outlasts it (re-arming it from the handler does not help): so it
+ * must exceed the slowest scrape (a million slots took 21 s on a machine
+ * with a load of 13), while slow clients are bounded by the header and
+ * body limits and never block other requests. */
+#define EXP_HTTP_TIMEOUT 60
 #define EXP_MAX_HEADERS 8192		/* bytes of request headers */
 #define EXP_MAX_BODY 1024		/* bytes of request body */
 #define EXP_QUERY_MAX 256		/* bytes of a ?q= filter */

@@ -26,3 +26,16 @@ TESTS += tests/test_prometheus
 tests_test_prometheus_SOURCES = tests/test_prometheus.c
 tests_test_prometheus_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_prometheus_LDADD = $(OPS_TEST_LDADD)
+
+# the status page in headless Chromium (Debian package chromium; skips
+# without); writes tests/status-page.png in the build directory
+check_PROGRAMS += tests/test_status_page
+TESTS += tests/test_status_page
+tests_test_status_page_SOURCES = tests/test_status_page.c
+tests_test_status_page_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_test_status_page_LDADD = $(OPS_TEST_LDADD)
+CLEANFILES += tests/status-page.png
+
+# errseq-exporter.service through systemd-analyze verify (skips without)
+TESTS += tests/exporter-unit-verify.sh
+EXTRA_DIST += tests/exporter-unit-verify.sh

@@ -49,7 +49,9 @@ struct ops_exporter {
 /*
  * ops_exporter_start - start $ERRSEQ_EXPORTER_BIN with --socket @sock,
  * --listen 127.0.0.1:0 and the NULL-terminated @extra arguments, and wait
- * (up to 30 s) for its "listening on" line to learn the port.
+ * (up to 30 s) for its "listening on" line to learn the port.  Under
+ * AddressSanitizer it runs without quarantine (ASAN_OPTIONS), so that its
+ * RSS is comparable from one scrape to the next.
  * Returns 0 or -errno (-ECHILD: it exited).
  */
 int ops_exporter_start(struct ops_exporter *x, const char *sock,
