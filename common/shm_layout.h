@@ -151,6 +151,22 @@ _Static_assert(__atomic_always_lock_free(sizeof(uint32_t), 0),
 #define ESD_INDEX_CHUNK(i)	((uint32_t)(i) >> ESD_CHUNK_SHIFT)
 #define ESD_INDEX_SLOT(i)	((uint32_t)(i) & (ESD_CHUNK_SLOTS - 1u))
 
+/*
+ * The index space a store gets for a maximum of @slots live slots.  Every
+ * writer domain has chunks of its own, so a chunk may be nearly empty: the
+ * index space is twice the maximum plus 64 chunks, so that at least 64 + the
+ * maximum / 1024 domains fit before the live maximum is reached (and
+ * per-uid chunk limits keep one user from taking them all).
+ */
+static inline uint32_t esd_index_capacity(uint32_t slots)
+{
+	uint64_t want = (((uint64_t)slots + ESD_CHUNK_SLOTS - 1) /
+			 ESD_CHUNK_SLOTS) * ESD_CHUNK_SLOTS * 2 +
+			64ull * ESD_CHUNK_SLOTS;
+
+	return want > ESD_MAX_SLOTS ? ESD_MAX_SLOTS : (uint32_t)want;
+}
+
 /* Chunks needed for @slots slots (a multiple of ESD_CHUNK_SLOTS). */
 static inline uint32_t esd_max_chunks(uint32_t slots)
 {

@@ -149,16 +149,13 @@ int main(int argc, char **argv)
 		esd_error("%s", err);
 		goto out_lis;
 	}
-	esd_info("%s state: %u chunks of %u slots, maximum %u slots, "
+	esd_info("%s state: %u chunks of %u slots, index space %u slots, "
 		 "incarnation %016llx%s", st.created ? "new" : "adopted",
 		 st.chunks, ESD_CHUNK_SLOTS, st.max_slots,
 		 (unsigned long long)st.incarnation,
 		 st.persist == ESD_PERSIST_KEEPER ? " (kept by errseqd-keeper)" :
 		 st.persist == ESD_PERSIST_FDSTORE ? " (kept in systemd's fd "
 		 "store)" : " (not kept across restarts)");
-	if (!st.created && o.slots != st.max_slots)
-		esd_info("--slots %u ignored: the kept state's maximum is %u "
-			 "(--recreate to change it)", o.slots, st.max_slots);
 
 	r = esd_registry_init(&reg, &st, &quota, geteuid(), &rs);
 	if (r < 0) {
@@ -166,6 +163,13 @@ int main(int argc, char **argv)
 			  strerror(-r));
 		goto out_seg;
 	}
+	esd_registry_set_limits(&reg, o.slots,
+				o.max_uid_slots ? o.max_uid_slots /
+				ESD_CHUNK_SLOTS + 8 : 0);
+	if (reg.max_live < o.slots)
+		esd_warn("--slots %u: the kept state indexes at most %u; "
+			 "serving %u (--recreate to grow it)", o.slots,
+			 st.max_slots, reg.max_live);
 	if (!st.created)
 		esd_info("registry: %u live slot%s, %u free; repaired: %u "
 			 "delete%s finished, %u create%s rolled back, %u "
@@ -184,13 +188,13 @@ int main(int argc, char **argv)
 	}
 
 	snprintf(state, sizeof(state), "READY=1\nSTATUS=Serving %u of %u "
-		 "slots on %s\nMAINPID=%d", reg.live, st.max_slots, lis.path,
+		 "slots on %s\nMAINPID=%d", reg.live, reg.max_live, lis.path,
 		 (int)getpid());
 	r = esd_sd_notify(state);
 	if (r < 0)
 		esd_warn("sd_notify: %s", strerror(-r));
 	esd_info("ready: %u of %u slots in use, listening on %s%s (pid %d)",
-		 reg.live, st.max_slots, lis.path,
+		 reg.live, reg.max_live, lis.path,
 		 lis.activated ? " (socket-activated)" : "", (int)getpid());
 
 	if (event_base_dispatch(base) < 0)

@@ -284,10 +284,11 @@ void esd_options_usage(FILE *f)
 "\n"
 "  --socket PATH      listening socket (default %s;\n"
 "                     $ERRSEQD_SOCKET overrides the built-in default)\n"
-"  --slots N          global maximum of slots, rounded up to a multiple of\n"
-"                     %u, up to %u (default %u); memory grows in chunks\n"
-"                     of %u slots as they are created.  Kept state keeps\n"
-"                     its maximum: use --recreate to change it\n"
+"  --slots N          maximum of live slots, up to %u (default %u); memory\n"
+"                     grows in chunks of %u slots, each holding the slots\n"
+"                     of one writer set.  New state gets an index space of\n"
+"                     2N + 65536 slots; kept state keeps its index space\n"
+"                     (--recreate to grow it)\n"
 "  --group GROUP      group (name or gid) of the socket (default: unchanged)\n"
 "  --mode OCTAL       mode of the socket (default %04o as root, %04o\n"
 "                     otherwise: who may connect at all)\n"
@@ -316,7 +317,7 @@ void esd_options_usage(FILE *f)
 "\n"
 "Exit status: 0 after SIGTERM/SIGINT/SIGHUP, 1 if startup failed, 2 on bad\n"
 "usage.\n",
-		sock, ESD_CHUNK_SLOTS, ESD_MAX_SLOTS, ESD_DEFAULT_SLOTS,
+		sock, ESD_MAX_SLOTS, ESD_DEFAULT_SLOTS,
 		ESD_CHUNK_SLOTS, ESD_DEFAULT_MODE_ROOT, ESD_DEFAULT_MODE_USER,
 		ESD_DEFAULT_KEEP_S, ESD_DEFAULT_MAX_CLIENTS,
 		ESD_DEFAULT_MAX_OPEN, ESD_DEFAULT_UID_CLIENTS,

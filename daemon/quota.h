@@ -14,6 +14,7 @@ struct esd_usage {
 	uint32_t conns;		/* connections now */
 	uint32_t slots;		/* LIVE slots it created */
 	uint32_t holds;		/* holds over all its connections */
+	uint32_t chunks;	/* chunks of its writer domains */
 };
 
 struct esd_quota {

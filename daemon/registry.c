@@ -357,12 +357,21 @@ int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
 
 	if (len < 1 || len > ESD_NAME_MAX)
 		return -EINVAL;
+	if (r->live >= r->max_live)
+		return -ENOSPC;
 	d = domain_get(r, (uint32_t)uid, gid);
 	if (d < 0)
 		return d;
 	index = free_pop(&r->domains[d]);
 	if (index < 0) {
+		struct esd_usage *u = esd_quota_get(r->quota, uid);
 		int c;
+
+		if (!u)
+			return -ENOMEM;
+		if (r->max_uid_chunks && u->chunks >= r->max_uid_chunks &&
+		    uid != 0 && uid != r->daemon_uid)
+			return -EDQUOT;
 
 		/* Room on the domain's ring before the chunk counts, so an
 		 * allocation failure leaves nothing half-done. */
@@ -372,6 +381,7 @@ int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
 		if (c < 0)
 			return c;
 		r->chunk_domain[c] = (uint32_t)d;
+		u->chunks++;
 		for (uint32_t i = 0; i < ESD_CHUNK_SLOTS; i++)
 			free_push(r, (uint32_t)c * ESD_CHUNK_SLOTS + i);
 		index = free_pop(&r->domains[d]);
@@ -718,6 +728,7 @@ int esd_registry_init(struct esd_registry *r, struct esd_store *st,
 	r->quota = quota;
 	r->daemon_uid = daemon_uid;
 	r->max_slots = st->max_slots;
+	r->max_live = st->max_slots;
 	while (buckets < 2 * (size_t)r->max_slots)
 		buckets *= 2;
 	r->table_mask = (uint32_t)(buckets - 1);
@@ -736,14 +747,24 @@ int esd_registry_init(struct esd_registry *r, struct esd_store *st,
 	for (uint32_t c = 0; c < st->chunks; c++) {
 		const struct esd_reg_chunk *ct = esd_store_chunk(st, c);
 
-		if (chunk_attach(r, c, ct->uid, ct->gid) < 0)
+		struct esd_usage *u = esd_quota_get(quota, ct->uid);
+
+		if (!u || chunk_attach(r, c, ct->uid, ct->gid) < 0)
 			goto nomem;
+		u->chunks++;
 	}
 	rebuild(r, stats);
 	return 0;
 nomem:
 	esd_registry_fini(r);
 	return -ENOMEM;
+}
+
+void esd_registry_set_limits(struct esd_registry *r, uint32_t max_live,
+			     uint32_t max_uid_chunks)
+{
+	r->max_live = max_live < r->max_slots ? max_live : r->max_slots;
+	r->max_uid_chunks = max_uid_chunks;
 }
 
 void esd_registry_set_key(struct esd_registry *r, const uint64_t key[2])

@@ -71,6 +71,8 @@ struct esd_registry {
 
 	uint32_t *holders;	/* [max_slots]: holds over all connections */
 	uint32_t *armed;	/* [max_slots]: connections armed */
+	uint32_t max_live;	/* live slots at most (--slots); ENOSPC */
+	uint32_t max_uid_chunks;	/* chunks per uid's domains (0: none) */
 	uint32_t live;		/* LIVE entries */
 	uint32_t zombies;	/* DELETED entries with holders > 0 */
 	bool warned_full;	/* the 90 % warning was given */
@@ -95,6 +97,12 @@ int esd_registry_init(struct esd_registry *r, struct esd_store *st,
 		      struct esd_quota *quota, uid_t daemon_uid,
 		      struct esd_rebuild_stats *stats);
 
+/* esd_registry_set_limits - at most @max_live live slots (clamped to the
+ * index space), and at most @max_uid_chunks chunks for the writer domains
+ * of one uid other than root and the daemon's (0: no limit). */
+void esd_registry_set_limits(struct esd_registry *r, uint32_t max_live,
+			     uint32_t max_uid_chunks);
+
 /* esd_registry_fini - free the in-memory indexes (the store stays). */
 void esd_registry_fini(struct esd_registry *r);
 
@@ -107,8 +115,9 @@ int esd_registry_lookup(const struct esd_registry *r, const char *name,
  * esd_registry_create - create a LIVE slot called @name (not present: the
  * caller looked it up) for creator @uid, writable also by group @gid
  * (ESD_NO_GID: none).  The index comes from the domain's free list; an
- * empty one gets a new chunk.  Returns the index, or -ENOSPC when the
- * global maximum is reached, or -ENOMEM.
+ * empty one gets a new chunk.  Returns the index; -ENOSPC when max_live
+ * slots are live, or no chunk is left in the index space; -EDQUOT when
+ * the uid's domains have max_uid_chunks chunks; -ENOMEM.
  */
 int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
 			uid_t uid, uint32_t gid);

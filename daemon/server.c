@@ -321,7 +321,7 @@ static int reply_ok(struct esd_conn *c, const struct esd_request *q,
 
 static void check_capacity(struct esd_server *s)
 {
-	uint32_t max = s->reg->max_slots, used = s->reg->live;
+	uint32_t max = s->reg->max_live, used = s->reg->live;
 
 	if (!s->reg->warned_full && (uint64_t)used * 10 >= (uint64_t)max * 9) {
 		esd_warn("%u of %u slots are in use (90 %%): at the maximum, "
@@ -436,11 +436,25 @@ static int op_open(struct esd_conn *c, const struct esd_request *q,
 			return hold_take(c, 0, rp);	/* the -EMFILE */
 		index = esd_registry_create(s->reg, name, len, c->cred.uid,
 					    gid);
-		if (index == -ENOSPC) {
+		if (index == -ENOSPC && s->reg->live >= s->reg->max_live) {
 			rp->notable = true;
 			return esd_refuse(&rp->why, -ENOSPC, "errseqd is at its "
 					  "maximum of slots (see errseqd "
 					  "--slots); delete unused slots");
+		}
+		if (index == -ENOSPC) {
+			rp->notable = true;
+			return esd_refuse(&rp->why, -ENOSPC, "no room for "
+					  "another chunk of slots (too many "
+					  "writer domains; see errseqd "
+					  "--slots)");
+		}
+		if (index == -EDQUOT) {
+			rp->notable = true;
+			return esd_refuse(&rp->why, -EDQUOT, "this user's writer "
+					  "domains use their maximum of "
+					  "memory chunks; delete slots or use "
+					  "fewer writer groups");
 		}
 		if (index < 0)
 			return esd_refuse(&rp->why, index, "cannot create the "
@@ -529,7 +543,7 @@ static int op_status(struct esd_conn *c, const struct esd_request *q,
 	memset(rep, 0, sizeof(*rep));
 	fill_hdr(&rep->hdr, q->op, q->seq, 0);
 	rep->pid = (uint32_t)s->pid;
-	rep->slot_count = s->st->max_slots;
+	rep->slot_count = s->reg->max_live;
 	rep->slots_used = s->reg->live;
 	rep->slots_held = s->reg->zombies;
 	rep->clients = s->nconns;
@@ -909,7 +923,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	char now[sizeof(s->last_status)];
 
 	snprintf(now, sizeof(now), "Serving %u of %u slots, %u client%s",
-		 s->reg->live, s->st->max_slots, s->nconns,
+		 s->reg->live, s->reg->max_live, s->nconns,
 		 s->nconns == 1 ? "" : "s");
 	if (strcmp(now, s->last_status) != 0) {
 		snprintf(buf, sizeof(buf), "STATUS=%s", now);

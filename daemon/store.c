@@ -716,8 +716,7 @@ static int create(struct esd_store *st, uint32_t slots, char *err,
 	struct esd_reg_header *h;
 	int fd, r;
 
-	st->max_slots = (slots + ESD_CHUNK_SLOTS - 1) / ESD_CHUNK_SLOTS *
-			ESD_CHUNK_SLOTS;
+	st->max_slots = esd_index_capacity(slots);
 	st->max_chunks = esd_max_chunks(st->max_slots);
 	st->reg_size = (size_t)esd_reg_size(st->max_slots);
 	if (alloc_tables(st) < 0)

@@ -40,7 +40,9 @@ enum esd_persist {
 };
 
 struct esd_store {
-	uint32_t max_slots;	/* global maximum, from the registry */
+	uint32_t max_slots;	/* index space (esd_index_capacity), from
+				 * the registry; the live maximum is the
+				 * registry's max_live */
 	uint32_t max_chunks;	/* esd_max_chunks(max_slots) */
 	uint32_t chunks;	/* chunks in use (a copy of the header's) */
 	int reg_fd;		/* the private registry memfd */
@@ -57,7 +59,7 @@ struct esd_store {
 };
 
 struct esd_store_params {
-	uint32_t slots;		/* global maximum for a new store */
+	uint32_t slots;		/* live maximum a new store is sized for */
 	bool recreate;		/* discard kept state */
 	enum esd_persist persist;
 	const char *socket_path;	/* the daemon's (keeper path base) */

@@ -198,6 +198,7 @@ START_TEST(domains_get_their_own_chunks_and_grow)
 	int i1, i2, ig, last = -1;
 
 	fix_open(&f, 4096);
+	esd_registry_set_limits(&f.r, 4096, 0);
 	i1 = create(&f, "u1", 1, ESD_NO_GID);
 	i2 = create(&f, "u2", 2, ESD_NO_GID);
 	ig = create(&f, "u1g", 1, 50);
@@ -212,10 +213,56 @@ START_TEST(domains_get_their_own_chunks_and_grow)
 	}
 	ck_assert_uint_eq(f.st.chunks, 4);
 	ck_assert_uint_eq(ESD_INDEX_CHUNK(last), 3);
-	/* the maximum: 4 chunks of 1024; a new domain cannot get one */
-	ck_assert_int_eq(create(&f, "u3", 3, ESD_NO_GID), -ENOSPC);
 	ck_assert_uint_eq(esd_quota_peek(&f.q, 1)->slots,
 			  ESD_CHUNK_SLOTS + 2);
+	ck_assert_uint_eq(esd_quota_peek(&f.q, 1)->chunks, 3);
+	fix_close(&f);
+}
+END_TEST
+
+/* Many writer domains with a slot each do not use up the maximum: it
+ * counts live slots, not chunks. */
+START_TEST(capacity_counts_slots_not_domains)
+{
+	struct fix f;
+	char name[32];
+
+	fix_open(&f, 4096);
+	esd_registry_set_limits(&f.r, 4096, 0);
+	for (uid_t u = 1; u <= 8; u++) {
+		snprintf(name, sizeof(name), "u%u", (unsigned)u);
+		ck_assert_int_ge(create(&f, name, u, ESD_NO_GID), 0);
+	}
+	ck_assert_int_ge(create(&f, "root", 0, ESD_NO_GID), 0);
+	/* the maximum is 4096 live slots, whatever the domains */
+	esd_registry_set_limits(&f.r, 10, 0);
+	ck_assert_int_ge(create(&f, "tenth", 0, ESD_NO_GID), 0);
+	ck_assert_int_eq(create(&f, "eleventh", 0, ESD_NO_GID), -ENOSPC);
+	ck_assert_int_eq(create(&f, "eleventh", 9, ESD_NO_GID), -ENOSPC);
+	fix_close(&f);
+}
+END_TEST
+
+/* One uid cannot take the index space with many writer groups. */
+START_TEST(chunks_per_uid_are_bounded)
+{
+	struct fix f;
+	char name[32];
+
+	fix_open(&f, 4096);
+	esd_registry_set_limits(&f.r, 4096, 3);
+	for (uint32_t g = 100; g < 103; g++) {
+		snprintf(name, sizeof(name), "g%u", g);
+		ck_assert_int_ge(create(&f, name, 7, g), 0);
+	}
+	ck_assert_int_eq(create(&f, "g103", 7, 103), -EDQUOT);
+	/* its existing domains still have room */
+	ck_assert_int_ge(create(&f, "again", 7, 100), 0);
+	/* root is exempt */
+	for (uint32_t g = 200; g < 205; g++) {
+		snprintf(name, sizeof(name), "r%u", g);
+		ck_assert_int_ge(create(&f, name, 0, g), 0);
+	}
 	fix_close(&f);
 }
 END_TEST
@@ -226,6 +273,7 @@ START_TEST(held_zombie_index_is_not_reused)
 	int a;
 
 	fix_open(&f, 1024);
+	esd_registry_set_limits(&f.r, 4 * ESD_CHUNK_SLOTS, 0);
 	a = create(&f, "a", 1, ESD_NO_GID);
 	ck_assert_int_eq(esd_registry_hold(&f.r, (uint32_t)a), 0);
 	ck_assert_int_eq(esd_registry_delete(&f.r, (uint32_t)a), 0);
@@ -237,10 +285,19 @@ START_TEST(held_zombie_index_is_not_reused)
 		snprintf(name, sizeof(name), "x%d", k);
 		ck_assert_int_ne(create(&f, name, 1, ESD_NO_GID), a);
 	}
-	ck_assert_int_eq(create(&f, "full", 1, ESD_NO_GID), -ENOSPC);
+	/* the chunk is full but for the held zombie: a new chunk, not a */
+	ck_assert_int_ne(create(&f, "full", 1, ESD_NO_GID), a);
+	ck_assert_uint_eq(f.st.chunks, 2);
 	esd_registry_release(&f.r, (uint32_t)a, 1);
 	ck_assert_uint_eq(f.r.zombies, 0);
-	ck_assert_int_eq(create(&f, "full", 1, ESD_NO_GID), a);
+	/* a went to the tail: after the new chunk's 1023 free indexes */
+	for (int k = 0; k < (int)ESD_CHUNK_SLOTS - 1; k++) {
+		char name[32];
+
+		snprintf(name, sizeof(name), "y%d", k);
+		ck_assert_int_ne(create(&f, name, 1, ESD_NO_GID), a);
+	}
+	ck_assert_int_eq(create(&f, "last", 1, ESD_NO_GID), a);
 	fix_close(&f);
 }
 END_TEST
@@ -436,6 +493,8 @@ int main(void)
 	tcase_add_test(tc, hash_random_creates_and_deletes_match_a_model);
 	tcase_add_test(tc, freed_index_is_reused_last);
 	tcase_add_test(tc, domains_get_their_own_chunks_and_grow);
+	tcase_add_test(tc, capacity_counts_slots_not_domains);
+	tcase_add_test(tc, chunks_per_uid_are_bounded);
 	tcase_add_test(tc, held_zombie_index_is_not_reused);
 	tcase_add_test(tc, writer_sets);
 	tcase_add_test(tc, mark_seen_is_one_exact_cas);
