@@ -99,7 +99,7 @@ START_TEST(ctl_usage_errors_exit_2)
 		{ "list", "--json", "--prometheus" },
 		{ "create", "bad name" },
 		{ "stat", "caf\xc3\xa9" },
-		{ "watch", "ok", "bad*name" },
+		{ "watch", "ok", "bad name" },
 		{ "set", "a", "0" },
 		{ "set", "a", "4096" },
 		{ "set", "a", "EBOGUS" },

@@ -179,7 +179,7 @@ START_TEST(ctl_unnamed_errno_shown_as_number)
 	make_slot("u");
 	ck_assert_int_eq(ctl("set", "u", "200"), 0);
 	ck_assert_int_eq(ctl("list"), 0);
-	ck_assert_int_eq(fields(table_line("u"), f, 10), 8);
+	ck_assert_int_eq(fields(table_line("u"), f, 10), 9);
 	ck_assert_str_eq(f[1], "200");
 	ck_assert_int_eq(ctl("stat", "u", "--json"), 0);
 	json_q(out, sizeof(out), R.out, false, "slot.errno", "slot.errno_name",
@@ -187,7 +187,7 @@ START_TEST(ctl_unnamed_errno_shown_as_number)
 	ck_assert_str_eq(out, "200\nnull\n");
 	ck_assert_int_eq(ctl("set", "u", "-132"), 0);
 	ck_assert_int_eq(ctl("list"), 0);
-	ck_assert_int_eq(fields(table_line("u"), f, 10), 8);
+	ck_assert_int_eq(fields(table_line("u"), f, 10), 9);
 	ck_assert_str_eq(f[1], "ERFKILL");
 }
 END_TEST

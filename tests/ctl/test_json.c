@@ -69,7 +69,8 @@ START_TEST(ctl_list_json_fields)
 		 "[\"counter\",\"created\",\"created_ns\",\"creator_uid\","
 		 "\"errno\",\"errno_name\",\"generation\",\"holders\","
 		 "\"index\",\"last_pid\",\"last_set\",\"last_set_ns\","
-		 "\"name\",\"seen\",\"sets_total\",\"value\"]\n"
+		 "\"name\",\"seen\",\"sets_total\",\"value\",\"writable\","
+		 "\"writers_gid\"]\n"
 		 "5\n\"EIO\"\n0\nfalse\n5\n1\n0\n%u\n%u\n%u\n%d\n%llu\n"
 		 "0\nnull\nnull\n0\n0\n%u\n\"" ODD_NAME "\"\n",
 		 (unsigned)geteuid(), i0.index, i0.generation,

@@ -112,7 +112,8 @@ START_TEST(ctl_list_table)
 	ck_assert_str_eq(f[2], "0");
 	ck_assert_str_eq(f[3], "no");
 	ck_assert_str_eq(f[4], "1");
-	ck_assert_msg(matches("^" ISO_LOCAL "$", f[5]), "time %s", f[5]);
+	ck_assert_msg(matches("^" ISO_LOCAL " \\((just now|[0-9]+s ago)\\)$",
+			      f[5]), "time %s", f[5]);
 	ck_assert_int_eq(atoi(f[6]), info.last_pid);
 	ck_assert_str_eq(f[7], "0");
 	ck_assert(row[col] != ' ' && row[col - 1] == ' ');
@@ -255,7 +256,7 @@ START_TEST(ctl_list_prometheus_format)
 	ck_assert_ptr_nonnull(strstr(R.out, "\n# TYPE errseq_slot_sets_total counter\n"));
 	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_errno{slot=\"disk0\"} 5\n"));
 	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_errno{slot=\"disk1\"} 0\n"));
-	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_counter{slot=\"disk0\"} 0\n"));
+	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_sequence{slot=\"disk0\"} 0\n"));
 	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_seen{slot=\"disk0\"} 0\n"));
 	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_sets_total{slot=\"disk0\"} 2\n"));
 	ck_assert_ptr_nonnull(strstr(R.out, "\nerrseq_slot_sets_total{slot=\"" ODD_NAME "\"} 0\n"));
