@@ -21,3 +21,10 @@ tests_test_ctl_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
 tests_test_ctl_LDADD = tests/libharness.la client/liberrseq-client.la \
 	common/libcommon.la $(CHECK_LIBS)
 EXTRA_DIST += tests/json_check.py
+
+# errseqctl top (ctl/top.c): ncurses, kept in a convenience library so that
+# only top.c is built with ncurses' flags.  Pure helpers in ctl/topfmt.c.
+noinst_LTLIBRARIES += ctl/libtop.la
+ctl_libtop_la_SOURCES = ctl/top.c ctl/topfmt.c ctl/topfmt.h
+ctl_libtop_la_CPPFLAGS = $(AM_CPPFLAGS) $(NCURSES_CFLAGS)
+ctl_errseqctl_LDADD += ctl/libtop.la $(NCURSES_LIBS)
