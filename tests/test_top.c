@@ -737,6 +737,25 @@ START_TEST(top_survives_daemon_restart)
 END_TEST
 
 
+START_TEST(top_waits_for_a_daemon_not_there_yet)
+{
+	int status;
+
+	errseq_client_close(cl);
+	cl = NULL;
+	status = esdt_daemon_stop(&d, SIGTERM);
+	ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	start_top("120", "30");
+	wait_text("errseqd UNREACHABLE: connect: ");
+	ck_assert(!has_row("alpha"));
+	ck_assert(pane_alive());
+	ck_assert_int_eq(esdt_daemon_restart(&d, NULL), 0);
+	wait_screen(pred_three_rows, NULL, "the three slots once it is up");
+	ck_assert_ptr_null(strstr(screen, "UNREACHABLE"));
+	quit_top_exits_0();
+}
+END_TEST
+
 START_TEST(top_redraws_on_resize)
 {
 	char line[512];
@@ -988,6 +1007,7 @@ static Suite *top_suite(bool with_tmux)
 	tcase_add_test(live, top_sets_per_second_follow_sets);
 	tcase_add_test(live, top_keys_filter_pending_sort_quit);
 	tcase_add_test(live, top_survives_daemon_restart);
+	tcase_add_test(live, top_waits_for_a_daemon_not_there_yet);
 	tcase_add_test(live, top_redraws_on_resize);
 	suite_add_tcase(s, live);
 	return s;
