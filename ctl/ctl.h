@@ -1,7 +1,7 @@
 /*
  * ctl.h - what the parts of errseqctl share: parsed options, exit codes,
  * messages and the command entry points (list, stat and status live in
- * show.c, watch in watch.c, the rest in errseqctl.c).
+ * show.c, watch in watch.c, top in top.c, the rest in errseqctl.c).
  *
  * Every command takes a connected client and the options and returns the
  * process exit status; messages go to stderr through ctl_err(), results to
@@ -88,5 +88,18 @@ int ctl_cmd_status(struct errseq_client *c, const struct ctl_opts *o);
  */
 int ctl_cmd_watch(struct errseq_client *c, const struct ctl_opts *o,
 		  char *const *names, int n);
+
+/*
+ * ctl_cmd_top - the live view (top.c): on a terminal, redraw every
+ * @interval_ms (> 0) until q, SIGINT, SIGTERM or SIGHUP; otherwise print
+ * one plain snapshot (listing twice, @interval_ms apart, for the rates).
+ * Shows only slots matching the fnmatch glob @pattern (NULL: all) until
+ * the filter is changed.  Connects by itself to o->socket (the daemon may
+ * be away: the live view says so and keeps trying); opens no slot and
+ * consumes nothing.  Returns CTL_EXIT_OK, or CTL_EXIT_FAIL after a message
+ * (snapshot: the daemon failed; live: the terminal is unusable).
+ */
+int ctl_cmd_top(const struct ctl_opts *o, const char *pattern,
+		int64_t interval_ms);
 
 #endif /* ERRSEQ_CTL_CTL_H */

@@ -1,10 +1,11 @@
 /*
  * errseqctl.c - the command-line tool for errseqd: list, stat, create,
- * delete, set, watch and status.
+ * delete, set, watch, status and top.
  *
  * main() parses the command line (options may come before or after the
  * command), connects through liberrseq-client and runs one command.  The
- * commands that only print live in show.c, watch in watch.c; create,
+ * commands that only print live in show.c, watch in watch.c, top (which
+ * connects by itself) in top.c; create,
  * delete and set are small enough to live here.
  *
  * The parser is hand-written rather than getopt_long because set takes
@@ -50,6 +51,9 @@ static const char usage_text[] =
 "                        with * ? or [ is a glob: it also follows\n"
 "                        matching slots created later)\n"
 "  status                show the daemon's status\n"
+"  top [PATTERN]         live view of the slots (q quits, / filters, s sorts,\n"
+"                        p shows only pending); a plain snapshot when stdout\n"
+"                        is not a terminal\n"
 "\n"
 "Options (before or after the command):\n"
 "  -s, --socket PATH     errseqd's socket (default: $ERRSEQD_SOCKET, else\n"
@@ -65,6 +69,8 @@ static const char usage_text[] =
 "                        the slot too; you must be a member\n"
 "      --sort KEY        list: order by name, last (latest set first) or\n"
 "                        sets (most first); default: slot index\n"
+"      --interval SECONDS top: refresh every SECONDS (default 1, at least\n"
+"                        0.1)\n"
 "  -h, --help            show this help and exit\n"
 "  -V, --version         show the version and exit\n"
 "\n"
@@ -219,7 +225,7 @@ static int cmd_set(struct errseq_client *c, const char *name, int err)
 /* ---- command line --------------------------------------------------- */
 
 enum cmd_id { CMD_LIST, CMD_STAT, CMD_CREATE, CMD_DELETE, CMD_SET,
-	      CMD_WATCH, CMD_STATUS };
+	      CMD_WATCH, CMD_STATUS, CMD_TOP };
 
 static const struct command {
 	const char *name;
@@ -235,6 +241,7 @@ static const struct command {
 	{ "set",    CMD_SET,    2, 2,  "set NAME ERR" },
 	{ "watch",  CMD_WATCH,  1, -1, "watch NAME... [--once] [--timeout SECONDS]" },
 	{ "status", CMD_STATUS, 0, 0,  "status" },
+	{ "top",    CMD_TOP,    0, 1,  "top [PATTERN] [--interval SECONDS]" },
 };
 
 struct cmdline {
@@ -242,6 +249,8 @@ struct cmdline {
 	bool json, prometheus;	/* as given, checked against the command */
 	bool help, version;
 	bool list_filter;	/* --pending, --errno or --sort given */
+	bool has_interval;	/* top --interval given */
+	int64_t interval_ms;	/* top --interval, in milliseconds */
 	int nargs;		/* positional arguments: command first */
 	char **args;
 };
@@ -257,7 +266,8 @@ static bool is_negative_number(const char *a)
 	return true;
 }
 
-static int parse_timeout(const char *arg, int64_t *ms)
+/* A plain decimal number of seconds for option @opt, in milliseconds. */
+static int parse_seconds(const char *opt, const char *arg, int64_t *ms)
 {
 	char *end = NULL;
 	double t;
@@ -267,7 +277,7 @@ static int parse_timeout(const char *arg, int64_t *ms)
 	errno = 0;
 	t = strspn(arg, "0123456789.") == strlen(arg) ? strtod(arg, &end) : -1;
 	if (t < 0 || errno || end == arg || *end || !isfinite(t) || t > 1e9)
-		return usage_error("invalid --timeout '%s' (seconds, e.g. 1.5)",
+		return usage_error("invalid %s '%s' (seconds, e.g. 1.5)", opt,
 				   arg);
 	*ms = (int64_t)(t * 1000.0 + 0.5);
 	return 0;
@@ -279,7 +289,7 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 		      int argc, char **argv, int *i)
 {
 	static const char *const with_arg[] = {
-		"socket", "timeout", "errno", "sort", "writers" };
+		"socket", "timeout", "errno", "sort", "writers", "interval" };
 	static const char *const no_arg[] = {
 		"json", "prometheus", "once", "help", "version", "pending" };
 	bool takes = false, known = false;
@@ -305,7 +315,7 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 			return usage_error("--socket needs a path");
 		cl->opts.socket = val;
 	} else if (!strcmp(name, "timeout")) {
-		if (parse_timeout(val, &cl->opts.timeout_ms))
+		if (parse_seconds("--timeout", val, &cl->opts.timeout_ms))
 			return CTL_EXIT_USAGE;
 		cl->opts.has_timeout = true;
 	} else if (!strcmp(name, "errno")) {
@@ -334,6 +344,13 @@ static int parse_long(struct cmdline *cl, const char *name, const char *val,
 	} else if (!strcmp(name, "pending")) {
 		cl->opts.pending = true;
 		cl->list_filter = true;
+	} else if (!strcmp(name, "interval")) {
+		if (parse_seconds("--interval", val, &cl->interval_ms))
+			return CTL_EXIT_USAGE;
+		if (cl->interval_ms < 100 || cl->interval_ms > 86400000)
+			return usage_error("invalid --interval '%s' (0.1 to "
+					   "86400 seconds)", val);
+		cl->has_interval = true;
 	} else if (!strcmp(name, "json")) {
 		cl->json = true;
 	} else if (!strcmp(name, "prometheus")) {
@@ -436,6 +453,10 @@ static int check_cmdline(struct cmdline *cl, const struct command *cmd)
 	if (cl->list_filter && cmd->id != CMD_LIST)
 		return usage_error("--pending, --errno and --sort apply to list "
 				   "only");
+	if (cl->has_interval && cmd->id != CMD_TOP)
+		return usage_error("--interval applies to top only");
+	if ((cl->json || cl->prometheus) && cmd->id == CMD_TOP)
+		return usage_error("top has no --json or --prometheus output");
 	cl->opts.format = cl->json ? CTL_FMT_JSON :
 			  cl->prometheus ? CTL_FMT_PROMETHEUS : CTL_FMT_TABLE;
 
@@ -503,6 +524,10 @@ static int run(const struct command *cmd, struct cmdline *cl)
 					   "name such as EIO, or a number "
 					   "1..4095 or -4095..-1)", a[1]);
 	}
+	if (cmd->id == CMD_TOP)	/* connects (and reconnects) by itself */
+		return ctl_finish_output(ctl_cmd_top(&cl->opts,
+				cl->nargs > 1 ? a[0] : NULL,
+				cl->has_interval ? cl->interval_ms : 1000));
 	r = connect_daemon(&cl->opts, &c);
 	if (r)
 		return r;
@@ -527,6 +552,8 @@ static int run(const struct command *cmd, struct cmdline *cl)
 		break;
 	case CMD_STATUS:
 		r = ctl_cmd_status(c, &cl->opts);
+		break;
+	case CMD_TOP:	/* handled above */
 		break;
 	}
 	/* flush before closing: closing may change errno */

@@ -39,7 +39,7 @@ need_packages() {
 }
 
 # What the build itself needs.
-BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config libevent-dev check"
+BUILD_PACKAGES="gcc make autoconf automake libtool pkg-config libevent-dev check libncurses-dev"
 
 build() {
 	if [ ! -x "$top/configure" ]; then
