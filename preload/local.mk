@@ -1,0 +1,23 @@
+# preload/local.mk - liberrseq-preload.so (an LD_PRELOAD library that
+# records the write-back errors of unmodified programs) and errseq-run,
+# which runs a command with it (issue 13).
+
+# Installed out of the linker's path: it is loaded by LD_PRELOAD only.
+preloaddir = $(libdir)/errseq
+preload_LTLIBRARIES = preload/liberrseq-preload.la
+preload_liberrseq_preload_la_SOURCES = preload/preload.c preload/policy.c \
+	preload/preload.h
+preload_liberrseq_preload_la_CFLAGS = $(AM_CFLAGS) -pthread \
+	-fvisibility=hidden
+preload_liberrseq_preload_la_LDFLAGS = $(AM_LDFLAGS) -pthread -module \
+	-avoid-version -shared -no-undefined
+preload_liberrseq_preload_la_LIBADD = client/liberrseq-client.la -ldl
+
+bin_PROGRAMS += preload/errseq-run
+preload_errseq_run_SOURCES = preload/errseq-run.c preload/policy.c \
+	preload/preload.h
+preload_errseq_run_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DERRSEQ_PRELOAD_PATH='"$(preloaddir)/liberrseq-preload.so"'
+
+man_MANS += man/errseq-run.1 man/errseq-preload.7
+EXTRA_DIST += man/errseq-run.1 man/errseq-preload.7
