@@ -21,3 +21,23 @@ preload_errseq_run_CPPFLAGS = $(AM_CPPFLAGS) \
 
 man_MANS += man/errseq-run.1 man/errseq-preload.7
 EXTRA_DIST += man/errseq-run.1 man/errseq-preload.7
+
+# Tests: the programs they run (tests/preload/helper.c knows nothing of
+# errseqd) and the shell scripts that run them with and without the
+# library, against a real errseqd and, as root, a real failing ext4.
+check_PROGRAMS += tests/preload/helper
+tests_preload_helper_SOURCES = tests/preload/helper.c
+tests_preload_helper_CFLAGS = $(AM_CFLAGS) -pthread
+tests_preload_helper_LDADD = -lpthread
+
+PRELOAD_TESTS = tests/preload/dd.sh tests/preload/ignore.sh \
+	tests/preload/calls.sh tests/preload/nodaemon.sh
+TESTS += $(PRELOAD_TESTS)
+EXTRA_DIST += $(PRELOAD_TESTS) tests/preload/common.sh
+AM_TESTS_ENVIRONMENT += \
+	ERRSEQ_RUN_BIN='$(abs_top_builddir)/preload/errseq-run'; \
+	export ERRSEQ_RUN_BIN; \
+	ERRSEQ_PRELOAD_LIB='$(abs_top_builddir)/preload/.libs/liberrseq-preload.so'; \
+	export ERRSEQ_PRELOAD_LIB; \
+	ERRSEQ_PRELOAD_HELPER='$(abs_top_builddir)/tests/preload/helper'; \
+	export ERRSEQ_PRELOAD_HELPER;

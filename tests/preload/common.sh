@@ -11,9 +11,10 @@ set -u
 tp_tmp=$(mktemp -d /tmp/esq-preload.XXXXXX)
 tp_shm="/esq-preload-$$"
 tp_daemon=""
-tp_loop=""
-tp_mnt=""
-tp_back=""
+tp_loops=""
+tp_mnts=""
+tp_backs=""
+tp_nfs=0
 tp_bg=""
 
 tp_cleanup() {
@@ -23,13 +24,15 @@ tp_cleanup() {
 	done
 	[ -n "$tp_daemon" ] && kill "$tp_daemon" 2>/dev/null &&
 		wait "$tp_daemon" 2>/dev/null
-	if [ -n "$tp_mnt" ]; then
-		umount "$tp_mnt" 2>/dev/null || umount -l "$tp_mnt" 2>/dev/null
-	fi
-	[ -n "$tp_loop" ] && losetup -d "$tp_loop" 2>/dev/null
-	if [ -n "$tp_back" ]; then
-		umount "$tp_back" 2>/dev/null || umount -l "$tp_back" 2>/dev/null
-	fi
+	for m in $tp_mnts; do
+		umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null
+	done
+	for l in $tp_loops; do
+		losetup -d "$l" 2>/dev/null
+	done
+	for b in $tp_backs; do
+		umount "$b" 2>/dev/null || umount -l "$b" 2>/dev/null
+	done
 	rm -f "/dev/shm$tp_shm" "/dev/shm$tp_shm.reg"
 	rm -rf "$tp_tmp"
 }
@@ -78,22 +81,27 @@ tp_need_loop() {
 # tp_failing_fs: a 24 MiB tmpfs holding a 64 MiB sparse image, an ext4 on
 # it through a loop device, mounted on $tp_mnt.  Writing 40 MiB there
 # fails at write-back: the loop device cannot store it.  Sets tp_dev to
-# the ext4's MAJ:MIN and tp_slot to its slot, dev/MAJ:MIN.
+# the ext4's MAJ:MIN and tp_slot to its slot, dev/MAJ:MIN.  May be called
+# again for another, independent one.
 tp_failing_fs() {
 	tp_need_loop
-	mkdir "$tp_tmp/back" "$tp_tmp/mnt"
-	mount -t tmpfs -o size=24m,mode=0700 esq-preload "$tp_tmp/back" ||
+	tp_nfs=$((tp_nfs + 1))
+	back="$tp_tmp/back$tp_nfs" mnt="$tp_tmp/mnt$tp_nfs"
+	mkdir "$back" "$mnt"
+	mount -t tmpfs -o size=24m,mode=0700 esq-preload "$back" ||
 		tp_skip "cannot mount a tmpfs (no CAP_SYS_ADMIN here?)"
-	tp_back="$tp_tmp/back"
-	truncate -s 64M "$tp_back/img" || tp_fail "truncate"
-	tp_loop=$(losetup -f --show "$tp_back/img" 2>"$tp_tmp/losetup.err") ||
+	tp_backs="$back $tp_backs"
+	truncate -s 64M "$back/img" || tp_fail "truncate"
+	loop=$(losetup -f --show "$back/img" 2>"$tp_tmp/losetup.err") ||
 		tp_skip "losetup failed: $(cat "$tp_tmp/losetup.err")"
-	mkfs.ext4 -q -F "$tp_loop" >"$tp_tmp/mkfs.log" 2>&1 ||
+	tp_loops="$loop $tp_loops"
+	mkfs.ext4 -q -F "$loop" >"$tp_tmp/mkfs.log" 2>&1 ||
 		tp_fail "mkfs.ext4: $(cat "$tp_tmp/mkfs.log")"
-	mount -o errors=continue "$tp_loop" "$tp_tmp/mnt" ||
-		tp_fail "cannot mount the ext4 on $tp_loop"
-	tp_mnt="$tp_tmp/mnt"
-	tp_dev=$(stat -c '%Hd:%Ld' "$tp_mnt/.")
+	mount -o errors=continue "$loop" "$mnt" ||
+		tp_fail "cannot mount the ext4 on $loop"
+	tp_mnts="$mnt $tp_mnts"
+	tp_mnt=$mnt
+	tp_dev=$(stat -c '%Hd:%Ld' "$mnt/.")
 	tp_slot="dev/$tp_dev"
 }
 
@@ -130,7 +138,7 @@ tp_stat_field() {
 		sed -n "s/.*\"$2\":\\([0-9-]*\\).*/\\1/p"
 }
 
-# tp_errno_name N: the symbol errseqctl prints for errno N.
+# tp_stop_watchers: stop the background watchers.
 tp_stop_watchers() {
 	for p in $tp_bg; do
 		kill "$p" 2>/dev/null
