@@ -31,7 +31,9 @@ tests_preload_helper_CFLAGS = $(AM_CFLAGS) -pthread
 tests_preload_helper_LDADD = -lpthread
 
 PRELOAD_TESTS = tests/preload/dd.sh tests/preload/ignore.sh \
-	tests/preload/calls.sh tests/preload/nodaemon.sh
+	tests/preload/calls.sh tests/preload/nodaemon.sh tests/preload/two.sh \
+	tests/preload/closeall.sh tests/preload/forkexec.sh \
+	tests/preload/threads.sh
 TESTS += $(PRELOAD_TESTS)
 EXTRA_DIST += $(PRELOAD_TESTS) tests/preload/common.sh
 AM_TESTS_ENVIRONMENT += \

@@ -265,8 +265,8 @@ static void choose_slot(const struct origin *o, char *slot)
 /*
  * The one-error table: ESP_DEDUP_ENTRIES words in a POSIX shared memory
  * object private to the effective uid, /errseq-preload-UID.  A word holds
- * a 32-bit hash of (slot, device, inode, errno) and the CLOCK_MONOTONIC
- * millisecond (mod 2^32) of its first recording.  Mapped on the first error
+ * a 32-bit hash of (daemon socket, slot, device, inode, errno) and the
+ * CLOCK_MONOTONIC millisecond (mod 2^32) of its first recording.  Mapped on the first error
  * and kept mapped (a mapping is not an fd: closing fds cannot break it,
  * fork shares it, exec drops it).
  */
@@ -374,7 +374,7 @@ on_error(enum esp_what what, int fd, const void *addr)
 {
 	int err = errno;
 	struct origin o;
-	char slot[ERRSEQ_NAME_MAX + 1];
+	char slot[ERRSEQ_NAME_MAX + 1], sock[PATH_MAX];
 	uint64_t *table, claimed = 0, prev = 0;
 	uint32_t key, win;
 	int mine = 1;
@@ -393,7 +393,9 @@ on_error(enum esp_what what, int fd, const void *addr)
 	choose_slot(&o, slot);
 
 	win = window_ms();
-	key = esp_key(slot, o.dev, o.ino, err);
+	if (errseq_default_socket(sock, sizeof(sock)) < 0)
+		sock[0] = '\0';
+	key = esp_key(sock, slot, o.dev, o.ino, err);
 	table = win > 0 && o.known ? dedup_map() : NULL;
 	if (table != NULL)
 		mine = esp_dedup_claim(table, key, now_ms(), win, &claimed,
