@@ -25,12 +25,17 @@ EXTRA_DIST += man/errseq-run.1 man/errseq-preload.7
 # Tests: the programs they run (tests/preload/helper.c knows nothing of
 # errseqd) and the shell scripts that run them with and without the
 # library, against a real errseqd and, as root, a real failing ext4.
-check_PROGRAMS += tests/preload/helper
+check_PROGRAMS += tests/preload/helper tests/preload/test_policy
+TESTS += tests/preload/test_policy
+tests_preload_test_policy_SOURCES = tests/preload/test_policy.c \
+	preload/policy.c preload/preload.h
+tests_preload_test_policy_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS)
+tests_preload_test_policy_LDADD = $(CHECK_LIBS)
 tests_preload_helper_SOURCES = tests/preload/helper.c
 tests_preload_helper_CFLAGS = $(AM_CFLAGS) -pthread
 tests_preload_helper_LDADD = -lpthread
 
-PRELOAD_TESTS = tests/preload/dd.sh tests/preload/ignore.sh \
+PRELOAD_TESTS = tests/preload/dd.sh tests/preload/sqlite.sh tests/preload/ignore.sh \
 	tests/preload/calls.sh tests/preload/nodaemon.sh tests/preload/two.sh \
 	tests/preload/closeall.sh tests/preload/forkexec.sh \
 	tests/preload/threads.sh

@@ -69,11 +69,11 @@ static int prefix_covers(const char *prefix, size_t plen, const char *path)
 
 /*
  * One PREFIX=SLOT entry of @len bytes at @e: if it covers @path better
- * (longer) than *@best, copy its slot to @slot.  Splits at the last '='
- * (slot names cannot hold one).
+ * (longer; with @wins_ties, at least as long) than *@best, copy its slot
+ * to @slot.  Splits at the last '=' (slot names cannot hold one).
  */
 static void map_entry(const char *e, size_t len, const char *path,
-		      size_t *best, char *slot)
+		      int wins_ties, size_t *best, char *slot)
 {
 	const char *eq = NULL;
 	char name[ERRSEQ_NAME_MAX + 1];
@@ -95,7 +95,15 @@ static void map_entry(const char *e, size_t len, const char *path,
 		return;
 	plen = (size_t)(eq - e);
 	slen = len - plen - 1;
-	if (slen == 0 || slen > ERRSEQ_NAME_MAX || plen <= *best)
+	/* Blanks around the '=' are not part of either side. */
+	while (plen > 0 && (e[plen - 1] == ' ' || e[plen - 1] == '\t'))
+		plen--;
+	while (slen > 0 && (eq[1] == ' ' || eq[1] == '\t')) {
+		eq++;
+		slen--;
+	}
+	if (slen == 0 || slen > ERRSEQ_NAME_MAX ||
+	    plen + (wins_ties ? 1 : 0) <= *best)
 		return;
 	if (!prefix_covers(e, plen, path))
 		return;
@@ -109,13 +117,14 @@ static void map_entry(const char *e, size_t len, const char *path,
 
 /* Entries separated by any of @seps in @text (@len bytes). */
 static void map_text(const char *text, size_t len, const char *seps,
-		     const char *path, size_t *best, char *slot)
+		     const char *path, int wins_ties, size_t *best, char *slot)
 {
 	size_t start = 0;
 
 	for (size_t i = 0; i <= len; i++) {
 		if (i == len || strchr(seps, text[i]) != NULL) {
-			map_entry(text + start, i - start, path, best, slot);
+			map_entry(text + start, i - start, path, wins_ties,
+				  best, slot);
 			start = i + 1;
 		}
 	}
@@ -142,12 +151,13 @@ int esp_map_lookup(const char *env_map, const char *file, const char *path,
 			       (n = read(fd, buf + len, cap - len)) > 0)
 				len += (size_t)n;
 			close(fd);
-			map_text(buf, len, "\n", path, &best, slot);
+			map_text(buf, len, "\n", path, 0, &best, slot);
 		}
 		free(buf);
 	}
 	if (env_map != NULL)
-		map_text(env_map, strlen(env_map), ";\n", path, &best, slot);
+		map_text(env_map, strlen(env_map), ";\n", path, 1, &best,
+			 slot);
 	return slot[0] != '\0';
 }
 
