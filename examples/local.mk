@@ -6,3 +6,7 @@ examples_producer_LDADD = client/liberrseq-client.la
 examples_watcher_SOURCES = examples/watcher.c
 examples_watcher_LDADD = client/liberrseq-client.la
 EXTRA_DIST += examples/README.md
+# The supervisor for programs run under errseq-run (issue 13).
+noinst_PROGRAMS += examples/supervisor
+examples_supervisor_SOURCES = examples/supervisor.c
+examples_supervisor_LDADD = client/liberrseq-client.la

@@ -35,7 +35,8 @@ tests_preload_helper_SOURCES = tests/preload/helper.c
 tests_preload_helper_CFLAGS = $(AM_CFLAGS) -pthread
 tests_preload_helper_LDADD = -lpthread
 
-PRELOAD_TESTS = tests/preload/dd.sh tests/preload/sqlite.sh tests/preload/ignore.sh \
+PRELOAD_TESTS = tests/preload/dd.sh tests/preload/sqlite.sh tests/preload/run.sh \
+	tests/preload/supervisor.sh tests/preload/ignore.sh \
 	tests/preload/calls.sh tests/preload/nodaemon.sh tests/preload/two.sh \
 	tests/preload/closeall.sh tests/preload/forkexec.sh \
 	tests/preload/threads.sh
