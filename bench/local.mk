@@ -8,7 +8,7 @@
 # reproduce them.
 
 BENCH_BINS = bench/bench_data bench/bench_xproc bench/bench_ctl \
-	bench/bench_alt
+	bench/bench_alt bench/bench_preload
 check_PROGRAMS += $(BENCH_BINS)
 
 noinst_LTLIBRARIES += bench/libbench.la
@@ -38,13 +38,20 @@ bench_bench_ctl_LDADD = $(BENCH_LDADD)
 bench_bench_alt_SOURCES = bench/bench_alt.c
 bench_bench_alt_LDADD = $(BENCH_LDADD)
 
+# liberrseq-preload.so's cost on the calls it interposes (issue 13).
+bench_bench_preload_SOURCES = bench/bench_preload.c
+bench_bench_preload_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBENCH_PRELOAD_LIB='"$(abs_top_builddir)/preload/.libs/liberrseq-preload.so"'
+bench_bench_preload_LDADD = $(BENCH_LDADD) -ldl
+
 EXTRA_DIST += bench/run.sh
 CLEANFILES += bench/results/*.json bench/results/*.txt \
 	bench/results/summary.md
 
 # make bench: build the daemon, the CLI and the benchmarks, then run them.
 # BENCH_FLAGS is passed to every program (e.g. BENCH_FLAGS=--quick).
-bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT)
+bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT) \
+	preload/liberrseq-preload.la
 	ERRSEQD_BIN='$(abs_top_builddir)/daemon/errseqd' \
 	ERRSEQCTL_BIN='$(abs_top_builddir)/ctl/errseqctl' \
 	BENCH_OUT='$(abs_top_builddir)/bench/results' CC='$(CC)' \
