@@ -49,3 +49,8 @@ AM_TESTS_ENVIRONMENT += \
 	export ERRSEQ_PRELOAD_LIB; \
 	ERRSEQ_PRELOAD_HELPER='$(abs_top_builddir)/tests/preload/helper'; \
 	export ERRSEQ_PRELOAD_HELPER;
+if SANITIZERS
+AM_TESTS_ENVIRONMENT += \
+	ERRSEQ_TEST_SAN_PRELOAD=`$(CC) -print-file-name=libasan.so`; \
+	export ERRSEQ_TEST_SAN_PRELOAD;
+endif

@@ -39,6 +39,25 @@ tp_cleanup() {
 trap tp_cleanup EXIT
 trap 'exit 1' INT TERM HUP
 
+# Sanitizer builds: the library and liberrseq-client need the ASan runtime
+# loaded first, which uninstrumented programs (dd, sqlite3) do not do; so
+# errseq-run is wrapped to put it first in LD_PRELOAD (make check passes
+# ERRSEQ_TEST_SAN_PRELOAD), with leak checks off for those programs.
+if [ -n "${ERRSEQ_TEST_SAN_PRELOAD:-}" ]; then
+	cat >"$tp_tmp/errseq-run" <<EOF
+#!/bin/sh
+case " \${LD_PRELOAD:-} " in
+*" $ERRSEQ_TEST_SAN_PRELOAD "*) ;;
+*) LD_PRELOAD="$ERRSEQ_TEST_SAN_PRELOAD\${LD_PRELOAD:+ \$LD_PRELOAD}" ;;
+esac
+ASAN_OPTIONS="detect_leaks=0\${ASAN_OPTIONS:+:\$ASAN_OPTIONS}"
+export LD_PRELOAD ASAN_OPTIONS
+exec "$ERRSEQ_RUN_BIN" "\$@"
+EOF
+	chmod +x "$tp_tmp/errseq-run"
+	ERRSEQ_RUN_BIN="$tp_tmp/errseq-run"
+fi
+
 tp_fail() {
 	echo "FAIL: $*" >&2
 	exit 1

@@ -16,7 +16,9 @@ ERRSEQ_PRELOAD_LIB="$tp_tmp/none.so" run -- true 2>/dev/null
 [ $? = 125 ] || tp_fail "missing library"
 run --help | grep -q '^Usage: errseq-run' || tp_fail "--help"
 out=$(LD_PRELOAD=libc.so.6 run -- "$ERRSEQ_RUN_BIN" -- sh -c 'echo "$LD_PRELOAD"')
-[ "$out" = "libc.so.6 $ERRSEQ_PRELOAD_LIB" ] || tp_fail "LD_PRELOAD is '$out'"
+want="libc.so.6 $ERRSEQ_PRELOAD_LIB"
+[ -n "${ERRSEQ_TEST_SAN_PRELOAD:-}" ] && want="$ERRSEQ_TEST_SAN_PRELOAD $want"
+[ "$out" = "$want" ] || tp_fail "LD_PRELOAD is '$out', expected '$want'"
 
 tp_start_daemon
 mkdir -p "$tp_tmp/db/sub" "$tp_tmp/dbx" "$tp_tmp/logs"
