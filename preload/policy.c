@@ -166,14 +166,12 @@ void esp_dev_slot(dev_t dev, char *out, size_t len)
 	snprintf(out, len, "dev/%u:%u", major(dev), minor(dev));
 }
 
-uint32_t esp_key(const char *daemon, const char *slot, dev_t dev, ino_t ino,
-		 int err)
+uint32_t esp_key(const char *daemon, const char *slot, int err)
 {
 	uint64_t h = 0xcbf29ce484222325ull;	/* FNV-1a */
-	unsigned char tail[3 * sizeof(uint64_t)];
-	uint64_t v[3] = { (uint64_t)dev, (uint64_t)ino, (uint64_t)err };
+	unsigned char tail[sizeof(int)];
 
-	memcpy(tail, v, sizeof(tail));
+	memcpy(tail, &err, sizeof(tail));
 	for (const unsigned char *p = (const unsigned char *)daemon; *p; p++)
 		h = (h ^ *p) * 0x100000001b3ull;
 	h = (h ^ 0xff) * 0x100000001b3ull;	/* not a name byte */

@@ -151,7 +151,6 @@ static int said_unreachable, said_eperm, said_badslot, said_fail;
 struct origin {
 	int known;		/* dev is meaningful */
 	dev_t dev;		/* the file system (or block device) */
-	ino_t ino;		/* the file, 0 for a file system */
 	char path[PATH_MAX];	/* "" if unknown */
 };
 
@@ -174,13 +173,10 @@ static int origin_fd(int fd, int whole_fs, struct origin *o)
 		return -1;
 	if (whole_fs) {
 		o->dev = st.st_dev;
-		o->ino = 0;
 	} else if (S_ISBLK(st.st_mode)) {
 		o->dev = st.st_rdev;
-		o->ino = 0;
 	} else if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) {
 		o->dev = st.st_dev;
-		o->ino = st.st_ino;
 	} else {
 		return -1;	/* a pipe, socket, tty...: not storage */
 	}
@@ -223,7 +219,6 @@ static int origin_addr(const void *addr, struct origin *o)
 			if (ino == 0)
 				break;	/* anonymous: no file behind it */
 			o->dev = makedev(maj, min);
-			o->ino = ino;
 			o->known = 1;
 			snprintf(o->path, sizeof(o->path), "%s",
 				 pos > 0 ? line + pos : "");
@@ -265,7 +260,7 @@ static void choose_slot(const struct origin *o, char *slot)
 /*
  * The one-error table: ESP_DEDUP_ENTRIES words in a POSIX shared memory
  * object private to the effective uid, /errseq-preload-UID.  A word holds
- * a 32-bit hash of (daemon socket, slot, device, inode, errno) and the
+ * a 32-bit hash of (daemon socket, slot, errno) and the
  * CLOCK_MONOTONIC millisecond (mod 2^32) of its first recording.  Mapped on the first error
  * and kept mapped (a mapping is not an fd: closing fds cannot break it,
  * fork shares it, exec drops it).
@@ -395,8 +390,8 @@ on_error(enum esp_what what, int fd, const void *addr)
 	win = window_ms();
 	if (errseq_default_socket(sock, sizeof(sock)) < 0)
 		sock[0] = '\0';
-	key = esp_key(sock, slot, o.dev, o.ino, err);
-	table = win > 0 && o.known ? dedup_map() : NULL;
+	key = esp_key(sock, slot, err);
+	table = win > 0 ? dedup_map() : NULL;
 	if (table != NULL)
 		mine = esp_dedup_claim(table, key, now_ms(), win, &claimed,
 				       &prev);

@@ -39,10 +39,9 @@ int esp_map_lookup(const char *env_map, const char *file, const char *path,
 /* esp_dev_slot - "dev/MAJ:MIN" for @dev into @out (@len bytes). */
 void esp_dev_slot(dev_t dev, char *out, size_t len);
 
-/* esp_key - the 32-bit identity of one error: hash of (daemon socket,
- * slot, dev, ino, errno). */
-uint32_t esp_key(const char *daemon, const char *slot, dev_t dev, ino_t ino,
-		 int err);
+/* esp_key - the 32-bit identity of one error: a hash of (daemon socket,
+ * slot, errno). */
+uint32_t esp_key(const char *daemon, const char *slot, int err);
 
 /*
  * esp_dedup_claim - is the error @key met at @now_ms new?  Returns 1 if

@@ -3,7 +3,9 @@
 # 40 MiB into a database on a file system that fails write-back for real.
 # sqlite3 fails its COMMIT as it always would ("disk I/O error" or
 # "database or disk is full"); a watcher started before it reports the
-# error exactly once, with the sqlite3 process's pid.
+# error exactly once, with the sqlite3 process's pid (sqlite3 may meet it
+# on the journal and then on the database while rolling back: one errno in
+# one slot within the window is one error).
 . "$(dirname "$0")/common.sh"
 
 command -v sqlite3 >/dev/null 2>&1 ||
