@@ -44,6 +44,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -74,7 +75,7 @@ static void *lookup(const char *name)
 		static const char msg[] =
 			"liberrseq-preload: a libc function is missing\n";
 		/* Not recoverable: there is nothing to call. */
-		(void)!syscall(1 /* SYS_write */, 2, msg, sizeof(msg) - 1);
+		(void)!syscall(SYS_write, 2, msg, sizeof(msg) - 1);
 		abort();
 	}
 	return p;
@@ -114,6 +115,31 @@ REAL(ssize_t, pwritev64v2,
      (fd, v, c, o, f))
 
 #define CALL(name) (__atomic_load_n(&real_##name, __ATOMIC_RELAXED))
+
+#define RESOLVE(name) \
+	__atomic_store_n(&real_##name, (__typeof__(real_##name))lookup(#name), \
+			 __ATOMIC_RELAXED)
+
+/* Resolve everything at load time, so that the lookup (dlsym is not
+ * async-signal-safe) only happens for calls made before this runs, by
+ * other libraries' constructors. */
+__attribute__((constructor)) static void resolve_all(void)
+{
+	RESOLVE(fsync);
+	RESOLVE(fdatasync);
+	RESOLVE(sync_file_range);
+	RESOLVE(syncfs);
+	RESOLVE(msync);
+	RESOLVE(close);
+	RESOLVE(write);
+	RESOLVE(pwrite);
+	RESOLVE(pwrite64);
+	RESOLVE(writev);
+	RESOLVE(pwritev);
+	RESOLVE(pwritev64);
+	RESOLVE(pwritev2);
+	RESOLVE(pwritev64v2);
+}
 
 /* ---- saying things once ---------------------------------------------- */
 
