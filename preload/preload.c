@@ -7,7 +7,7 @@
  * pwritev, pwritev2 and their 64-bit variants.  Each interposer calls the
  * real function (found with dlsym(RTLD_NEXT)) and returns exactly what it
  * returned, errno included.  Only when that result is a failure with a
- * storage errno (see is_storage_errno) does it record the error in a slot,
+ * storage errno (esp_is_storage_errno) does it record the error in a slot,
  * through the public liberrseq-client API:
  *
  *   - the success path is one compare of the return value: no syscall, no
@@ -20,8 +20,9 @@
  *   - a thread-local guard makes every call made while recording (the
  *     client library's own close() and write(), ...) go straight to the
  *     real function;
- *   - one kernel error met by several processes (or fds) is recorded once:
- *     see dedup_claim() and errseq-preload(7).
+ *   - one errno in one slot within ERRSEQ_PRELOAD_WINDOW_MS is one error,
+ *     recorded once however many processes (or fds, or files) meet it:
+ *     see esp_dedup_claim() (policy.c), doc/preload.md, errseq-preload(7).
  *
  * Settings, all read on the error path only (secure_getenv):
  *   ERRSEQ_PRELOAD_SLOT       a fixed slot for every error
