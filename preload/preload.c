@@ -72,6 +72,16 @@ static void *lookup(const char *name)
 {
 	void *p = dlsym(RTLD_NEXT, name);
 
+	/* libc itself ahead of us in LD_PRELOAD ("libc.so.6 ours.so"): the
+	 * next definition is behind us, ask libc directly. */
+	if (p == NULL) {
+		void *libc = dlopen("libc.so.6", RTLD_LAZY | RTLD_NOLOAD);
+
+		if (libc != NULL) {
+			p = dlsym(libc, name);
+			dlclose(libc);
+		}
+	}
 	if (p == NULL) {
 		static const char msg[] =
 			"liberrseq-preload: a libc function is missing\n";

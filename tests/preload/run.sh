@@ -15,8 +15,8 @@ run -- "$tp_tmp" 2>/dev/null; [ $? = 126 ] || tp_fail "not executable"
 ERRSEQ_PRELOAD_LIB="$tp_tmp/none.so" run -- true 2>/dev/null
 [ $? = 125 ] || tp_fail "missing library"
 run --help | grep -q '^Usage: errseq-run' || tp_fail "--help"
-out=$(LD_PRELOAD=libc.so.6 run -- "$ERRSEQ_RUN_BIN" -- sh -c 'echo "$LD_PRELOAD"')
-want="libc.so.6 $ERRSEQ_PRELOAD_LIB"
+out=$(LD_PRELOAD=libm.so.6 run -- "$ERRSEQ_RUN_BIN" -- sh -c 'echo "$LD_PRELOAD"')
+want="libm.so.6 $ERRSEQ_PRELOAD_LIB"
 [ -n "${ERRSEQ_TEST_SAN_PRELOAD:-}" ] && want="$ERRSEQ_TEST_SAN_PRELOAD $want"
 [ "$out" = "$want" ] || tp_fail "LD_PRELOAD is '$out', expected '$want'"
 
