@@ -8,7 +8,7 @@
 # reproduce them.
 
 BENCH_BINS = bench/bench_data bench/bench_xproc bench/bench_ctl \
-	bench/bench_alt bench/bench_watch bench/bench_exporter
+	bench/bench_alt bench/bench_watch bench/bench_exporter bench/bench_preload
 check_PROGRAMS += $(BENCH_BINS)
 
 noinst_LTLIBRARIES += bench/libbench.la
@@ -47,6 +47,12 @@ bench_bench_exporter_LDADD = tests/libopsutil.la $(BENCH_LDADD)
 bench_bench_alt_SOURCES = bench/bench_alt.c
 bench_bench_alt_LDADD = $(BENCH_LDADD)
 
+# liberrseq-preload.so's cost on the calls it interposes (issue 13).
+bench_bench_preload_SOURCES = bench/bench_preload.c
+bench_bench_preload_CPPFLAGS = $(AM_CPPFLAGS) \
+	-DBENCH_PRELOAD_LIB='"$(abs_top_builddir)/preload/.libs/liberrseq-preload.so"'
+bench_bench_preload_LDADD = $(BENCH_LDADD) -ldl
+
 EXTRA_DIST += bench/run.sh
 CLEANFILES += bench/results/*.json bench/results/*.txt \
 	bench/results/summary.md
@@ -54,7 +60,7 @@ CLEANFILES += bench/results/*.json bench/results/*.txt \
 # make bench: build the daemon, the CLI and the benchmarks, then run them.
 # BENCH_FLAGS is passed to every program (e.g. BENCH_FLAGS=--quick).
 bench: $(BENCH_BINS) bench/rawso.la daemon/errseqd$(EXEEXT) ctl/errseqctl$(EXEEXT) \
-		exporter/errseq-exporter$(EXEEXT)
+		exporter/errseq-exporter$(EXEEXT) preload/liberrseq-preload.la
 	ERRSEQD_BIN='$(abs_top_builddir)/daemon/errseqd' \
 	ERRSEQ_EXPORTER_BIN='$(abs_top_builddir)/exporter/errseq-exporter' \
 	ERRSEQCTL_BIN='$(abs_top_builddir)/ctl/errseqctl' \

@@ -31,7 +31,7 @@ while [ $# -gt 0 ]; do
 	esac
 	shift
 done
-[ -n "$progs" ] || progs="bench_data bench_xproc bench_alt bench_ctl bench_watch bench_exporter"
+[ -n "$progs" ] || progs="bench_data bench_xproc bench_alt bench_ctl bench_watch bench_exporter bench_preload"
 
 mkdir -p "$BENCH_OUT"
 status=0

@@ -12,3 +12,7 @@ examples_epoll_watcher_LDADD = client/liberrseq-client.la
 examples_libevent_watcher_SOURCES = examples/libevent-watcher.c
 examples_libevent_watcher_CFLAGS = $(AM_CFLAGS) $(LIBEVENT_CFLAGS)
 examples_libevent_watcher_LDADD = client/liberrseq-client.la $(LIBEVENT_LIBS)
+# The supervisor for programs run under errseq-run (issue 13).
+noinst_PROGRAMS += examples/supervisor
+examples_supervisor_SOURCES = examples/supervisor.c
+examples_supervisor_LDADD = client/liberrseq-client.la

@@ -27,6 +27,8 @@ $cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/watcher" "$srcdir/examples/watcher
 $cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/epoll-watcher" "$srcdir/examples/epoll-watcher.c" $flags
 # shellcheck disable=SC2086
 $cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/libevent-watcher" "$srcdir/examples/libevent-watcher.c" $flags $(pkg-config --cflags --libs libevent)
+# shellcheck disable=SC2086
+$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/supervisor" "$srcdir/examples/supervisor.c" $flags
 
 export LD_LIBRARY_PATH="$libdir"
 export ERRSEQD_SOCKET="$tmp/errseqd.sock"
@@ -45,5 +47,16 @@ echo "installcheck: $out"
 case $out in
 *'"errno_name":"EIO"'*|*'"errno_name": "EIO"'*) ;;
 *) echo "installcheck: errseqctl stat did not show EIO"; exit 1 ;;
+esac
+
+# errseq-run finds the installed liberrseq-preload.so by itself: dd meets
+# EFBIG (RLIMIT_FSIZE) under it, and the error lands in a dev/ slot.
+unset ERRSEQ_PRELOAD_LIB
+out=$(sh -c 'trap "" XFSZ; ulimit -f 1; exec "$1/errseq-run" -- dd if=/dev/zero of="$2/big" bs=4096 count=1 2>/dev/null' \
+	sh "$bindir" "$tmp"; "$bindir/errseqctl" list 'dev/*')
+echo "installcheck: $out"
+case $out in
+*dev/*EFBIG*) ;;
+*) echo "installcheck: errseq-run did not record dd's EFBIG"; exit 1 ;;
 esac
 echo "installcheck: OK"
