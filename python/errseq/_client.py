@@ -709,12 +709,15 @@ class Watch(_Handle):
     def next(self) -> Optional[Report]:
         """The next pending report, or None when none is left (which also
         re-arms the fd).  Nothing that changed before that None is lost."""
-        out = ctypes.c_void_p()
-        rc = self._call("errseq_watch_next", ctypes.byref(out))
-        if out.value is None:
-            if rc < 0:
-                raise error_for(self._st.lib, rc, "watch next")
-            return None
+        while True:
+            out = ctypes.c_void_p()
+            rc = self._call("errseq_watch_next", ctypes.byref(out))
+            if out.value is None:
+                if rc < 0:
+                    raise error_for(self._st.lib, rc, "watch next")
+                return None
+            if rc != 0:     # 0: nothing left for it (consumed elsewhere)
+                break
         cur = self._cursors.get(out.value)
         if cur is None:  # cannot happen: every cursor in it came via add()
             raise RuntimeError("the watch reported an unknown cursor")

@@ -107,6 +107,27 @@ def test_exceptions_for_library_errors(client, daemon):
     with pytest.raises(ConnectionRefusedError) as ei:
         errseq.Client(path)
     assert ei.value.errno == errno.ECONNREFUSED
+    # a server that answers HELLO with garbage
+    bogus = os.path.join(daemon.dir, "bogus.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    srv.bind(bogus)
+    srv.listen(1)
+
+    def serve():
+        conn, _ = srv.accept()
+        conn.recv(65536)
+        conn.send(b"\x00 not a HELLO reply " * 3)
+        conn.recv(1)
+        conn.close()
+    t = threading.Thread(target=serve)
+    t.start()
+    with pytest.raises(errseq.ProtocolError) as ei:
+        errseq.Client(bogus)
+    t.join(30)
+    srv.close()
+    assert ei.value.code == errseq.ERRSEQ_EPROTO
+    assert ei.value.errno == 4099
+    assert str(ei.value).endswith(errseq.strerror(errseq.ERRSEQ_EPROTO))
     # the daemon goes away: control calls say ENOTCONN
     daemon.kill()
     with pytest.raises(errseq.NotConnectedError) as ei:
@@ -118,6 +139,12 @@ def test_exceptions_for_library_errors(client, daemon):
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="needs root to become nobody")
 def test_permission_errors(client, daemon):
+    # a socket in root's private directory: EACCES for nobody
+    private = os.path.join(daemon.dir, "private")
+    os.mkdir(private, 0o700)
+    hidden = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    hidden.bind(os.path.join(private, "s.sock"))
+    hidden.listen(1)
     os.chmod(daemon.dir, 0o755)
     os.chmod(daemon.socket, 0o666)
     s = client.open("roots", create=True)
@@ -130,6 +157,10 @@ def test_permission_errors(client, daemon):
             os.setgroups([])
             os.setgid(65534)
             os.setuid(65534)
+            try:
+                errseq.Client(os.path.join(private, "s.sock"))
+            except PermissionError as e:
+                os.write(w, f"connect:{e.errno} ".encode())
             with errseq.Client(daemon.socket) as c:
                 ro = c.open("roots")
                 out = [str(int(ro.writable))]
@@ -150,7 +181,9 @@ def test_permission_errors(client, daemon):
         out = f.read()
     _, status = os.waitpid(pid, 0)
     assert os.waitstatus_to_exitcode(status) == 0
-    assert out == f"0 set:{errno.EPERM} unlink:{errno.EPERM}"
+    hidden.close()
+    assert out == (f"connect:{errno.EACCES} "
+                   f"0 set:{errno.EPERM} unlink:{errno.EPERM}")
     assert s.peek() == 0
 
 
