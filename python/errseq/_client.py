@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import ctypes
 import dataclasses
-import errno as _errno
 import grp
 import os
 import re
@@ -76,7 +75,7 @@ def _check_errno(value: int) -> int:
     return value
 
 
-def _timeout_ms(timeout: Optional[float]) -> Optional[float]:
+def _deadline(timeout: Optional[float]) -> Optional[float]:
     """A deadline (time.monotonic) for *timeout* seconds; None: forever."""
     if timeout is None:
         return None
@@ -589,7 +588,7 @@ class Cursor(_Handle):
         report it as check() does: a positive errno, or 0 if nothing came.
         Releases the GIL while it sleeps.  Raises StaleError, and ValueError
         if the cursor is closed meanwhile."""
-        deadline = _timeout_ms(timeout)
+        deadline = _deadline(timeout)
         while True:
             if deadline is None:
                 ms = int(_WAIT_SLICE * 1000)
