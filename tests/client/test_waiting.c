@@ -191,6 +191,46 @@ START_TEST(client_wait_survives_zeroed_waiters)
 }
 END_TEST
 
+static int waiting_kid(void *arg)
+{
+	struct errseq_client *c = kid_client();
+	struct errseq_slot *s;
+
+	KID_EQ(errseq_slot_open(c, (const char *)arg, 0, &s), 0);
+	errseq_slot_wait(s, errseq_slot_sample(s), -1);	/* killed here */
+	return 2;
+}
+
+/*
+ * A waiter killed by SIGKILL: in layout 1 it left `waiters` raised for
+ * good (every later set paid a FUTEX_WAKE).  With ARM the daemon disarms
+ * the connection when it goes.
+ */
+START_TEST(client_killed_waiter_leaves_no_waiter)
+{
+	struct errseq_slot *s;
+	uint32_t index;
+	int64_t end;
+	pid_t pid;
+
+	up(64, NULL);
+	s = must_open("victim", ERRSEQ_CREATE);
+	index = slot_index(s);
+	seg_slot(index);	/* map before forking */
+	pid = kid(waiting_kid, "victim");
+	ck_assert(await_waiter(index, LONG_MS));
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(reap(pid), 128 + SIGKILL);
+	end = mono_ms() + LONG_MS;
+	while (__atomic_load_n(&seg_slot(index)->waiters, __ATOMIC_SEQ_CST) &&
+	       mono_ms() < end)
+		nap_ms(5);
+	ck_assert_uint_eq(__atomic_load_n(&seg_slot(index)->waiters,
+					  __ATOMIC_SEQ_CST), 0);
+	errseq_slot_close(s);
+}
+END_TEST
+
 static void on_usr1(int sig)
 {
 	(void)sig;
@@ -369,6 +409,7 @@ static Suite *client_waiting_suite(void)
 	tcase_add_test(tc, client_wait_woken_stale_by_unlink);
 	tcase_add_test(tc, client_wait_eintr);
 	tcase_add_test(tc, client_wait_survives_zeroed_waiters);
+	tcase_add_test(tc, client_killed_waiter_leaves_no_waiter);
 	tcase_add_test(tc, client_cursor_basics);
 	tcase_add_test(tc, client_cursor_shared_by_threads);
 	suite_add_tcase(s, tc);
