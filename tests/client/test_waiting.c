@@ -32,6 +32,7 @@
 #include "common/shm_layout.h"
 #include "errseq/client.h"
 #include "tests/support/client_util.h"
+#include "tests/support/rawclient.h"
 
 START_TEST(client_wait_timeout)
 {
@@ -135,6 +136,98 @@ START_TEST(client_wait_woken_stale_by_unlink)
 	ck_assert_int_eq(reap(pid), 0);
 	ck_assert_int_eq(errseq_slot_check(s, 0), ERRSEQ_ESTALE);
 	errseq_slot_close(s);	/* frees cur as well */
+}
+END_TEST
+
+/*
+ * A writer of the slot zeroes `waiters` while someone sleeps in wait (issue
+ * 9, case 6: layout 1 slept through the recorded error).  The setter then
+ * sees no waiter and makes no FUTEX_WAKE; the sleeper's bounded sleep and
+ * fresh look at the word must still wake it for the error, and the next
+ * ARM restores the daemon's count.
+ */
+START_TEST(client_wait_survives_zeroed_waiters)
+{
+	struct sleeper w = { 0 };
+	struct errseq_slot *s;
+	struct esrc rc;
+	struct esp_open_rep o;
+	struct esd_slot *rw;
+	void *chunk;
+	int r;
+
+	up(64, NULL);
+	s = must_open("zeroed", ERRSEQ_CREATE);
+	/* a writer's read-write mapping of the slot's chunk (we are its
+	 * creator's uid) */
+	r = esrc_connect_hello(&rc, D.sock);
+	ck_assert_int_eq(r, 0);
+	ck_assert_int_eq(esrc_open(&rc, "zeroed", 6, 0, &o), 0);
+	ck_assert_uint_eq(o.flags & ESP_RIGHT_WRITE, ESP_RIGHT_WRITE);
+	chunk = mmap(NULL, ESD_CHUNK_BYTES, PROT_READ | PROT_WRITE, MAP_SHARED,
+		     esrc_chunk_fd(&rc, o.index), 0);
+	ck_assert_ptr_ne(chunk, MAP_FAILED);
+	rw = (struct esd_slot *)chunk + ESD_INDEX_SLOT(o.index);
+
+	w.s = s;
+	w.since = errseq_slot_sample(s);
+	sleeper_start(&w);
+	ck_assert(await_waiter(o.index, LONG_MS));
+	__atomic_store_n(&rw->waiters, 0, __ATOMIC_SEQ_CST);
+	ck_assert_int_eq(errseq_slot_set(s, -EIO), 0);
+	ck_assert_int_eq(sleeper_join(&w), 0);
+	ck_assert_int_eq(errseq_slot_check(s, w.since), -EIO);
+
+	/* a cursor waiter too, with waiters zeroed again first */
+	ck_assert_int_eq(errseq_cursor_new(s, &w.cur), 0);
+	ck_assert_int_eq(errseq_cursor_check(w.cur), -EIO);
+	__atomic_store_n(&rw->waiters, 0, __ATOMIC_SEQ_CST);
+	sleeper_start(&w);
+	ck_assert_int_eq(errseq_slot_set(s, -EXDEV), 0);
+	ck_assert_int_eq(sleeper_join(&w), -EXDEV);
+	munmap(chunk, ESD_CHUNK_BYTES);
+	esrc_fini(&rc);
+	errseq_slot_close(s);
+}
+END_TEST
+
+static int waiting_kid(void *arg)
+{
+	struct errseq_client *c = kid_client();
+	struct errseq_slot *s;
+
+	KID_EQ(errseq_slot_open(c, (const char *)arg, 0, &s), 0);
+	errseq_slot_wait(s, errseq_slot_sample(s), -1);	/* killed here */
+	return 2;
+}
+
+/*
+ * A waiter killed by SIGKILL: in layout 1 it left `waiters` raised for
+ * good (every later set paid a FUTEX_WAKE).  With ARM the daemon disarms
+ * the connection when it goes.
+ */
+START_TEST(client_killed_waiter_leaves_no_waiter)
+{
+	struct errseq_slot *s;
+	uint32_t index;
+	int64_t end;
+	pid_t pid;
+
+	up(64, NULL);
+	s = must_open("victim", ERRSEQ_CREATE);
+	index = slot_index(s);
+	seg_slot(index);	/* map before forking */
+	pid = kid(waiting_kid, "victim");
+	ck_assert(await_waiter(index, LONG_MS));
+	ck_assert_int_eq(kill(pid, SIGKILL), 0);
+	ck_assert_int_eq(reap(pid), 128 + SIGKILL);
+	end = mono_ms() + LONG_MS;
+	while (__atomic_load_n(&seg_slot(index)->waiters, __ATOMIC_SEQ_CST) &&
+	       mono_ms() < end)
+		nap_ms(5);
+	ck_assert_uint_eq(__atomic_load_n(&seg_slot(index)->waiters,
+					  __ATOMIC_SEQ_CST), 0);
+	errseq_slot_close(s);
 }
 END_TEST
 
@@ -315,6 +408,8 @@ static Suite *client_waiting_suite(void)
 	tcase_add_test(tc, client_wait_woken_by_set);
 	tcase_add_test(tc, client_wait_woken_stale_by_unlink);
 	tcase_add_test(tc, client_wait_eintr);
+	tcase_add_test(tc, client_wait_survives_zeroed_waiters);
+	tcase_add_test(tc, client_killed_waiter_leaves_no_waiter);
 	tcase_add_test(tc, client_cursor_basics);
 	tcase_add_test(tc, client_cursor_shared_by_threads);
 	suite_add_tcase(s, tc);
