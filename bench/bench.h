@@ -1,11 +1,11 @@
 /*
  * bench.h - shared helpers of errseqd's benchmarks (the programs in bench/).
  *
- * Every benchmark here follows ../shared/PERF-NOTES.md: these machines are
- * noisy, so each figure is measured next to a baseline in the same run,
- * repeated (reps, default 7 for loops and 5 for latencies), and reported as
- * the median over the repetitions of the value and of the per-repetition
- * ratio to its baseline.  A program collects its rows with bench_row_*(),
+ * Every benchmark here follows doc/design.md ("Measured costs"): these
+ * machines are noisy, so each figure is measured next to a baseline in the
+ * same run, repeated (reps, default 7 for loops and 5 for latencies), and
+ * reported as the median over the repetitions of the value and of the
+ * per-repetition ratio to its baseline.  A program collects its rows with bench_row_*(),
  * then bench_finish() prints them as a Markdown table and writes
  * <out>/<program>.json and <out>/<program>.txt.
  *

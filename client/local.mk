@@ -9,6 +9,7 @@ client_liberrseq_client_la_SOURCES = \
 	client/conn.c \
 	client/proc.c \
 	client/strerror.c \
+	client/errnames.c \
 	client/internal.h
 client_liberrseq_client_la_CFLAGS = $(AM_CFLAGS) -pthread -fvisibility=hidden \
 	-fno-semantic-interposition

@@ -5,7 +5,7 @@
  * list of all clients.
  *
  * Why a pid cache: getpid() is a real syscall (about 10x a CAS, see
- * PERF-NOTES.md) and glibc no longer caches it, so set reads errseq__pid,
+ * "Measured costs" in doc/design.md) and glibc no longer caches it, so set reads errseq__pid,
  * filled at library load and refreshed by a pthread_atfork() child handler.
  * A process made by a raw clone()/syscall(SYS_fork) bypasses the handler
  * and would record its parent's pid: use fork().

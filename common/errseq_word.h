@@ -6,7 +6,7 @@
  * 64-bit word, generation in the high half) both call these, so the two can
  * never drift apart.  Never installed.
  *
- * The word (see doc/design.md and SEMANTICS.md):
+ * The word (see doc/semantics.md for every rule, doc/design.md for the slot):
  *
  *   31                        13   12   11                0
  *   +----------------------------+----+-------------------+

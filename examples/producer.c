@@ -11,29 +11,8 @@
  */
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <strings.h>
 
 #include <errseq/client.h>
-
-/* A few names for the command line; any errno also works as a number. */
-static const struct {
-	const char *name;
-	int err;
-} known[] = {
-	{ "EIO", EIO }, { "ENOSPC", ENOSPC }, { "EROFS", EROFS },
-	{ "EDQUOT", EDQUOT }, { "ETIMEDOUT", ETIMEDOUT },
-};
-
-/* "EIO", "eio" or "5" -> 5; 0 if not understood. */
-static int parse_error(const char *s)
-{
-	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++)
-		if (strcasecmp(s, known[i].name) == 0)
-			return known[i].err;
-	return abs(atoi(s));
-}
 
 int main(int argc, char **argv)
 {
@@ -46,9 +25,10 @@ int main(int argc, char **argv)
 			argv[0], argv[0]);
 		return 2;
 	}
-	err = parse_error(argv[2]);
-	if (err < 1 || err > ERRSEQ_MAX_ERRNO) {
-		fprintf(stderr, "%s: not an error name or number 1..4095\n",
+	/* "EIO", "eio", "5" or "-5"; anything else (such as "5abc") is refused */
+	err = errseq_errno_parse(argv[2]);
+	if (err < 0) {
+		fprintf(stderr, "%s: not an errno name (EIO) or number 1..4095\n",
 			argv[2]);
 		return 2;
 	}
@@ -73,8 +53,11 @@ int main(int argc, char **argv)
 	if (r < 0)
 		fprintf(stderr, "cannot record error %d: %s\n", err,
 			errseq_strerror(r));
+	else if (errseq_errno_name(err))
+		printf("recorded %s (%s) in %s\n", errseq_errno_name(err),
+		       errseq_strerror(-err), argv[1]);
 	else
-		printf("recorded %s in %s\n", errseq_strerror(-err), argv[1]);
+		printf("recorded errno %d in %s\n", err, argv[1]);
 
 	errseq_slot_close(slot);
 	errseq_client_close(client);

@@ -113,7 +113,8 @@ CLIENT_TESTS = \
 	tests/client/test_fork \
 	tests/client/test_reconnect \
 	tests/client/test_permissions \
-	tests/client/test_watch
+	tests/client/test_watch \
+	tests/client/test_errnames
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 CLIENT_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
@@ -150,6 +151,10 @@ tests_client_test_reconnect_LDADD = $(CLIENT_TEST_LDADD)
 tests_client_test_permissions_SOURCES = tests/client/test_permissions.c
 tests_client_test_permissions_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_permissions_LDADD = $(CLIENT_TEST_LDADD)
+
+tests_client_test_errnames_SOURCES = tests/client/test_errnames.c
+tests_client_test_errnames_CFLAGS = $(CLIENT_TEST_CFLAGS)
+tests_client_test_errnames_LDADD = $(CLIENT_TEST_LDADD)
 
 # ---- errseqctl ($ERRSEQCTL_BIN) against the real daemon, and ctl/format.c ----
 

@@ -3,13 +3,13 @@
  *
  * It goes through the installed public API only (<errseq/errseq.h>, linked
  * against liberrseq-client) and pins down, with exact words and exact return
- * values, every rule of /work/shared/spec/SEMANTICS.md:
+ * values, every rule of doc/semantics.md:
  *
  *   errseq_set_*, errseq_sample_*, errseq_check_*, errseq_check_and_advance_*,
  *   errseq_peek_*   one rule per test.  "Stores nothing" and "pure read" are
  *                   proved by running the call on a word in a read-only page:
  *                   any write, even a CAS that would fail, faults there.
- *   errseq_consequences  the "Consequences worth testing" of SEMANTICS.
+ *   errseq_consequences  the "Consequences" of doc/semantics.md.
  *   errseq_differential  millions of random operations on a few words and 64
  *                   cursors, each compared (return value, word, cursor) with
  *                   a deliberately naive restatement of the algorithm.
@@ -442,7 +442,7 @@ START_TEST(errseq_peek_no_side_effect)
 END_TEST
 
 /* ------------------------------------------------------------------ */
-/* SEMANTICS: consequences                                             */
+/* doc/semantics.md: consequences                                      */
 /* ------------------------------------------------------------------ */
 
 START_TEST(errseq_unconsumed_repeat_needs_no_bump)
@@ -499,8 +499,8 @@ END_TEST
 START_TEST(errseq_told_again_after_consume_and_repeat)
 {
 	/*
-	 * SEMANTICS' example as a plain sequence: EIO, consume, ENOSPC, EIO
-	 * before anyone consumes.  The second EIO is a new error and the
+	 * doc/semantics.md's example as a plain sequence: EIO, consume,
+	 * ENOSPC, EIO before anyone consumes.  The second EIO is a new error and the
 	 * watcher hears -EIO a second time in a row.
 	 */
 	errseq_t w = 0, since = errseq_sample(&w);
@@ -970,7 +970,7 @@ END_TEST
  *     the checker demands a matching that gives every report its own set
  *     overlapping its window (greedy, earliest-ending set first: optimal
  *     since windows grow at both ends).  A report with no set left is a
- *     duplicate or a phantom.  The word's VALUE may repeat (SEMANTICS);
+ *     duplicate or a phantom.  The word's VALUE may repeat (semantics.md);
  *     the checker never compares values.
  *
  * (C) The latest errno.  A report of -e needs a set S of e with
@@ -1782,11 +1782,12 @@ END_TEST
 START_TEST(errseq_limitation_counter_wrap_misses)
 {
 	/*
-	 * NOT A BUG: SEMANTICS "after exactly k * 2^19 such transitions with
-	 * the same errno the word repeats and a cursor that slept through
-	 * them misses them".  A busy watcher consumes after every set, so
-	 * every set bumps the 19-bit counter; a sleeping cursor taken at the
-	 * start sees the word come back to its own value after 2^19 sets.
+	 * NOT A BUG: doc/semantics.md, "Counter wrap": after exactly
+	 * k * 2^19 "consumed, then changed" transitions ending on the same
+	 * errno the word repeats and a cursor that slept through them
+	 * misses them.  A busy watcher consumes after every set, so every
+	 * set bumps the 19-bit counter; a sleeping cursor taken at the start
+	 * sees the word come back to its own value after 2^19 sets.
 	 */
 	const uint32_t wrap = 1u << 19;
 	errseq_t w = 0, sleeper = 0, busy = 0;

@@ -335,6 +335,27 @@ const char *errseq_slot_name(const struct errseq_slot *s);
  */
 int errseq_default_socket(char *buf, size_t len);
 
+/*
+ * Errno names, one table for every tool (errseqctl, the examples).
+ *
+ * errseq_errno_name - the symbolic name of errno @e or of its negative
+ * ("EIO" for 5 and for -5), or NULL for 0 and for a number Linux gives no
+ * name (the table covers every Linux errno; for a number with several
+ * names, such as EAGAIN and EWOULDBLOCK, the canonical one).  The string is
+ * static.  Thread-safe; never changes errno.
+ */
+const char *errseq_errno_name(int e);
+
+/*
+ * errseq_errno_parse - read an error as errseqctl takes it: a symbolic name
+ * in any case, aliases included ("EIO", "eio", "EWOULDBLOCK"), or a decimal
+ * number with an optional leading '-' ("5" and "-5" both mean EIO).
+ * Returns the errno, in [1, ERRSEQ_MAX_ERRNO], or -EINVAL for anything
+ * else: NULL, "", 0, a number out of range, an unknown name, and any other
+ * character ("+5", " 7", "0x5", "5abc").  Thread-safe; never changes errno.
+ */
+int errseq_errno_parse(const char *s);
+
 #ifdef __cplusplus
 }
 #endif

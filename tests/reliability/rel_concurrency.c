@@ -9,7 +9,7 @@
  * number in shared memory: a producer logs (seq before, seq after, errno) of
  * each set, a watcher logs (seq before, seq after, result) of each check.
  * Afterwards a checker replays the logs against the semantics
- * (/work/shared/spec/SEMANTICS.md, "What told once means under concurrency")
+ * (doc/semantics.md, "Under concurrency: what told once means")
  * and counts three figures that must all be 0:
  *
  *   missed      a check returned 0 although a set certainly happened between
