@@ -114,7 +114,8 @@ CLIENT_TESTS = \
 	tests/client/test_reconnect \
 	tests/client/test_permissions \
 	tests/client/test_watch \
-	tests/client/test_errnames
+	tests/client/test_errnames \
+	tests/client/test_env
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 CLIENT_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
@@ -151,6 +152,13 @@ tests_client_test_reconnect_LDADD = $(CLIENT_TEST_LDADD)
 tests_client_test_permissions_SOURCES = tests/client/test_permissions.c
 tests_client_test_permissions_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_permissions_LDADD = $(CLIENT_TEST_LDADD)
+
+# linked with its rpath (-no-install), so that a setuid copy finds the
+# library (the dynamic loader ignores LD_LIBRARY_PATH for it)
+tests_client_test_env_SOURCES = tests/client/test_env.c
+tests_client_test_env_CFLAGS = $(CLIENT_TEST_CFLAGS)
+tests_client_test_env_LDFLAGS = $(AM_LDFLAGS) -no-install
+tests_client_test_env_LDADD = client/liberrseq-client.la $(CHECK_LIBS)
 
 tests_client_test_errnames_SOURCES = tests/client/test_errnames.c
 tests_client_test_errnames_CFLAGS = $(CLIENT_TEST_CFLAGS)
