@@ -175,7 +175,9 @@ static int slot_setup(struct slot_bench *b, unsigned slots)
 	int r;
 
 	memset(b, 0, sizeof(*b));
-	r = bench_daemon_start(&b->d, slots, NULL);
+	static const char *const extra[] = { "--mode", "0666", NULL };
+
+	r = bench_daemon_start(&b->d, slots, extra);
 	if (r < 0)
 		return r;
 	r = errseq_client_open(b->d.sock, &b->c);
@@ -300,6 +302,80 @@ static void bench_slots_dso(struct slot_bench *b, errseq_t since,
 	dlclose(so.h);
 }
 
+/*
+ * errseq_slot_check on a read-only handle: a child process of another uid
+ * (nobody) opens the slot, which it may watch but not write, so its chunk
+ * is mapped read-only; it times the check against a raw acquire load in
+ * the same way as the parent does, and hands the pairs back.
+ */
+static void bench_readonly_check(struct slot_bench *b, long n)
+{
+	struct bench_row *r = bench_row_add("ns/call", "errseq_slot_check on "
+					    "a read-only handle (another "
+					    "uid), nothing new");
+	double *pairs;
+	pid_t pid;
+	int st;
+
+	snprintf(r->base_name, sizeof(r->base_name), "raw acquire load");
+	if (geteuid() != 0) {
+		bench_skip(r, "needs root, to run the watcher as nobody");
+		return;
+	}
+	pairs = mmap(NULL, 2 * sizeof(double) * (size_t)bench_opts.reps + 64,
+		     PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (pairs == MAP_FAILED) {
+		bench_skip(r, "mmap failed");
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		struct errseq_client *c;
+		struct errseq_slot *s;
+		errseq_t since;
+		uint64_t local = *b->raw, want = local;
+		const uint64_t *raw = &local;
+
+		if (setgid(65534) < 0 || setuid(65534) < 0 ||
+		    errseq_client_open(b->d.sock, &c) < 0 ||
+		    errseq_slot_open(c, "bench.data", 0, &s) < 0 ||
+		    errseq_slot_writable(s))
+			_exit(2);
+		since = errseq_slot_sample(s);
+		for (int rep_ = 0; rep_ < bench_opts.reps; rep_++) {
+			double b_ = INFINITY, m_ = INFINITY, t_;
+			unsigned acc_ = 0;
+
+			for (int k_ = 0; k_ < BATCHES; k_++) {
+				t_ = TIME_LOOP(n / BATCHES,
+					       acc_ += (unsigned)raw_check64(
+						       raw, want));
+				b_ = t_ < b_ ? t_ : b_;
+				t_ = TIME_LOOP(n / BATCHES,
+					       acc_ += (unsigned)
+						       errseq_slot_check(s,
+									 since));
+				m_ = t_ < m_ ? t_ : m_;
+			}
+			BENCH_KEEP(acc_);
+			pairs[2 * rep_] = m_;
+			pairs[2 * rep_ + 1] = b_;
+		}
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) ||
+	    WEXITSTATUS(st) != 0) {
+		bench_skip(r, "the read-only watcher failed (status %d)", st);
+		munmap(pairs, 2 * sizeof(double) * (size_t)bench_opts.reps + 64);
+		return;
+	}
+	for (int k = 0; k < bench_opts.reps; k++)
+		bench_row_run(r, pairs[2 * k], pairs[2 * k + 1]);
+	bench_row_reduce(r);
+	bench_goal_le(r, r->ratio, 1.2, "ratio <= 1.2 (as a writer's)");
+	munmap(pairs, 2 * sizeof(double) * (size_t)bench_opts.reps + 64);
+}
+
 static void bench_slots(void)
 {
 	long nc = iters(20000000), ns = iters(5000000);
@@ -337,6 +413,8 @@ static void bench_slots(void)
 	PAIRED(r, nc, acc_ += (unsigned)raw_check64(b.raw, want),
 	       acc_ += (unsigned)errseq_cursor_check(b.cur));
 	bench_goal_le(r, r->ratio, 1.5, "ratio <= 1.5");
+
+	bench_readonly_check(&b, nc);
 
 	{
 		struct raw_handle h = { b.raw, want & 0xffffffff00000000ull };

@@ -29,6 +29,15 @@
 #include "common/visibility.h"
 #include "client/internal.h"
 
+/* The public limits and flags are the wire protocol's and the layout's. */
+_Static_assert(ERRSEQ_NAME_MAX == ESD_NAME_MAX, "name length");
+_Static_assert(ERRSEQ_CREATE == ESP_OPEN_CREATE, "CREATE flag");
+_Static_assert(ERRSEQ_EXCL == ESP_OPEN_EXCL, "EXCL flag");
+_Static_assert(ERRSEQ_LIST_END == ESP_LIST_END, "list end");
+_Static_assert(ERRSEQ_NO_GROUP == ESD_NO_GID, "no group");
+_Static_assert(ERRSEQ_MAX_ERRNO == 4095 && ERRSEQ_SEEN == 0x1000u &&
+	       ERRSEQ_CTR_INC == 0x2000u, "the kernel's errseq_t bits");
+
 /*
  * One control exchange with the reconnect rules above; c->mutex held.
  * Returns as errseq__call_locked, with every transport failure reported

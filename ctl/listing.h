@@ -64,7 +64,7 @@ static inline unsigned ctl_val_errno(errseq_t v)
 
 static inline unsigned ctl_val_counter(errseq_t v)
 {
-	return v >> 13;
+	return v >> ERRSEQ_CTR_SHIFT;
 }
 
 static inline bool ctl_val_seen(errseq_t v)

@@ -21,9 +21,11 @@ extern "C" {
 
 typedef uint32_t errseq_t;
 
-#define ERRSEQ_MAX_ERRNO 4095      /* bits 0..11 hold the errno (1..4095) */
-#define ERRSEQ_SEEN      0x1000u   /* bit 12: someone sampled this value */
-#define ERRSEQ_CTR_INC   0x2000u   /* bits 13..31: counter, wraps mod 2^19 */
+#define ERRSEQ_ERRNO_BITS 12       /* bits 0..11 hold the errno (1..4095) */
+#define ERRSEQ_MAX_ERRNO ((1 << ERRSEQ_ERRNO_BITS) - 1)
+#define ERRSEQ_SEEN      (1u << ERRSEQ_ERRNO_BITS) /* bit 12: sampled */
+#define ERRSEQ_CTR_SHIFT (ERRSEQ_ERRNO_BITS + 1)   /* bits 13..31: counter */
+#define ERRSEQ_CTR_INC   (1u << ERRSEQ_CTR_SHIFT)  /* wraps mod 2^19 */
 
 /*
  * errseq_set - record an error.
