@@ -334,7 +334,7 @@ static void bench_readonly_check(struct slot_bench *b, long n)
 		struct errseq_slot *s;
 		errseq_t since;
 		uint64_t local = *b->raw, want = local;
-		const uint64_t *raw = &local;
+		uint64_t *raw = &local;
 
 		if (setgid(65534) < 0 || setuid(65534) < 0 ||
 		    errseq_client_open(b->d.sock, &c) < 0 ||
