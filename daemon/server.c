@@ -109,7 +109,8 @@ struct esd_server {
 	uint64_t last_fd_warn_ns;
 	uint64_t watchdog_ns;	/* WATCHDOG_USEC, or 0 */
 	char last_status[160];
-	struct esd_ratelimit refusals;	/* log lines peers provoke */
+	struct esd_ratelimit refusals;	/* refusals' log lines */
+	struct esd_ratelimit lifecycle;	/* creates' and deletes' log lines */
 	void *rx;		/* ESP_MAX_MSG + 1 bytes */
 	void *tx;		/* ESP_MAX_MSG bytes, reply being built */
 };
@@ -125,19 +126,20 @@ struct reply {
 
 /* ---- logging what peers do, rate-limited ---- */
 
-static void note(struct esd_server *s, const struct esd_conn *c,
+static void note(struct esd_ratelimit *rl, const struct esd_conn *c,
 		 const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-static void note(struct esd_server *s, const struct esd_conn *c,
+/* Log a line about @c at info, within @rl (refusals and lifecycle events
+ * have a budget each, so that a flood of one cannot hide the other). */
+static void note(struct esd_ratelimit *rl, const struct esd_conn *c,
 		 const char *fmt, ...)
 {
 	char buf[400];
 	uint32_t dropped;
 	va_list ap;
 
-	if (!esd_ratelimit(&s->refusals, &dropped)) {
+	if (!esd_ratelimit(rl, &dropped))
 		return;
-	}
 	if (dropped)
 		esd_info("%u more client messages were not logged "
 			 "(rate limit)", dropped);
@@ -460,7 +462,7 @@ static int op_open(struct esd_conn *c, const struct esd_request *q,
 			return esd_refuse(&rp->why, index, "cannot create the "
 					  "slot (out of memory)");
 		created = 1;
-		note(s, c, "created slot '%s'%s", name,
+		note(&s->lifecycle, c, "created slot '%s'%s", name,
 		     gid != ESD_NO_GID ? " with a writer group" : "");
 		check_capacity(s);
 	}
@@ -494,7 +496,7 @@ static int op_unlink(struct esd_conn *c, const struct esd_request *q,
 				  "root or the daemon's user may delete it");
 	}
 	esd_registry_delete(s->reg, (uint32_t)index);
-	note(s, c, "deleted slot '%s'", q->u.name.name);
+	note(&s->lifecycle, c, "deleted slot '%s'", q->u.name.name);
 	check_capacity(s);
 	return reply_ok(c, q, rp);
 }
@@ -688,7 +690,8 @@ static int conn_packet(struct esd_conn *c, const void *buf, size_t len)
 	}
 	if (r < 0) {
 		if (rp.notable)
-			note(c->srv, c, "refused (%s): %s", strerror(-r),
+			note(&c->srv->refusals, c, "refused (%s): %s",
+			     strerror(-r),
 			     rp.why);
 		else
 			esd_debug("client %u: op %u seq %u: %s", c->id, q.op,
@@ -746,7 +749,7 @@ static void hello_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct esd_conn *c = arg;
 
-	note(c->srv, c, "no HELLO within %u ms; closing it",
+	note(&c->srv->refusals, c, "no HELLO within %u ms; closing it",
 	     c->srv->cfg.hello_timeout_ms);
 	conn_close(c, NULL);
 }
@@ -966,6 +969,8 @@ int esd_server_new(struct event_base *base, int listen_fd,
 	s->euid = geteuid();
 	s->refusals.interval_ns = 10000000000ull;
 	s->refusals.burst = 20;
+	s->lifecycle.interval_ns = 10000000000ull;
+	s->lifecycle.burst = 20;
 	LIST_INIT(&s->conns);
 	s->rx = malloc(ESP_MAX_MSG + 1);
 	s->tx = calloc(1, ESP_MAX_MSG);

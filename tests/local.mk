@@ -60,6 +60,7 @@ DAEMON_TESTS = \
 	tests/daemon/test_cli \
 	tests/daemon/test_activation \
 	tests/daemon/test_permissions \
+	tests/daemon/test_oplog \
 	tests/daemon/test_1000_clients
 check_PROGRAMS += $(DAEMON_TESTS)
 TESTS += $(DAEMON_TESTS)
@@ -99,6 +100,10 @@ tests_daemon_test_activation_LDADD = $(DAEMON_TEST_LDADD)
 tests_daemon_test_permissions_SOURCES = tests/daemon/test_permissions.c
 tests_daemon_test_permissions_CFLAGS = $(DAEMON_TEST_CFLAGS)
 tests_daemon_test_permissions_LDADD = $(DAEMON_TEST_LDADD)
+
+tests_daemon_test_oplog_SOURCES = tests/daemon/test_oplog.c
+tests_daemon_test_oplog_CFLAGS = $(DAEMON_TEST_CFLAGS)
+tests_daemon_test_oplog_LDADD = $(DAEMON_TEST_LDADD)
 
 tests_daemon_test_1000_clients_SOURCES = tests/daemon/test_1000_clients.c
 tests_daemon_test_1000_clients_CFLAGS = $(DAEMON_TEST_CFLAGS)
