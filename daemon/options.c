@@ -264,8 +264,6 @@ int esd_options_parse(int argc, char **argv, struct esd_options *o,
 	if (optind < argc)
 		return fail(err, errlen, "unexpected argument '%s' (see "
 			    "--help)", argv[optind]);
-	o->slots = (o->slots + ESD_CHUNK_SLOTS - 1) / ESD_CHUNK_SLOTS *
-		   ESD_CHUNK_SLOTS;
 	if (!uid_slots_given)
 		o->max_uid_slots = esd_default_uid_slots(o->slots);
 	return ESD_OPTIONS_RUN;

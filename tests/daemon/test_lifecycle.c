@@ -41,9 +41,9 @@ START_TEST(daemon_free_list_is_fifo)
 	struct esp_open_rep a, x;
 	char name[16];
 
-	start_daemon(&d, 4, NULL);
+	start_daemon(&d, N, NULL);
 	conn(&c, &d);
-	ck_assert_uint_eq(c.hello.max_slots, N);
+	ck_assert_uint_eq(c.hello.max_slots, esd_index_capacity(N));
 	a = open_ok(&c, "a", ESP_OPEN_CREATE);
 	CK_CODE(esrc_close_slot(&c, a.index, a.gen), 0);
 	CK_CODE(esrc_unlink(&c, NAME("a")), 0);

@@ -257,7 +257,7 @@ START_TEST(daemon_recreate_discards_kept_state)
 	restart_daemon(&d, NULL);
 	conn(&c2, &d);
 	ck_assert_uint_eq(c2.hello.incarnation, inc);
-	ck_assert_uint_eq(c2.hello.max_slots, ESD_CHUNK_SLOTS);
+	ck_assert_uint_eq(c2.hello.max_slots, esd_index_capacity(4));
 	stat_ok(&c2, "a");
 	esrc_fini(&c2);
 	r = esdt_daemon_stop(&d, SIGTERM);
@@ -270,7 +270,7 @@ START_TEST(daemon_recreate_discards_kept_state)
 
 	conn(&c2, &d);
 	ck_assert_uint_ne(c2.hello.incarnation, inc);
-	ck_assert_uint_eq(c2.hello.max_slots, 2048);
+	ck_assert_uint_eq(c2.hello.max_slots, esd_index_capacity(2048));
 	CK_CODE(esrc_stat(&c2, NAME("a"), NULL), -ENOENT);
 	CK_CODE(esrc_reattach(&c2, a.index, a.gen, NAME("a"), NULL), -ESTALE);
 	ck_assert_uint_eq(status_ok(&c2).slots_used, 0);
