@@ -43,10 +43,10 @@ START_TEST(client_status_reports_daemon)
 	up(64, NULL);
 	ck_assert_int_eq(errseq_status(C, &st), 0);
 	ck_assert_int_eq(st.pid, D.pid);
-	/* --slots is the global maximum, rounded up to whole chunks, and
-	 * memory grows by chunks as slots are created (layout 1: a fixed
-	 * segment of the given size). */
-	ck_assert_uint_eq(st.capacity, ESD_CHUNK_SLOTS);
+	/* --slots is the live maximum, and memory grows by chunks as
+	 * slots are created (layout 1: a fixed segment of the given
+	 * size). */
+	ck_assert_uint_eq(st.capacity, 64);
 	ck_assert_uint_eq(st.chunk_slots, ESD_CHUNK_SLOTS);
 	ck_assert_uint_eq(st.slots_used, 0);
 	ck_assert_uint_eq(st.slots_held, 0);
@@ -56,7 +56,7 @@ START_TEST(client_status_reports_daemon)
 	ck_assert_uint_eq(st.segment_bytes, 0);
 	ck_assert_uint_eq(st.uid_slots, 0);
 	ck_assert_uint_eq(st.uid_clients, 1);
-	ck_assert_uint_eq(st.max_uid_slots, ESD_CHUNK_SLOTS / 4);
+	ck_assert_uint_eq(st.max_uid_slots, 64 / 4);
 	ck_assert_uint_eq(st.max_uid_clients, 256);
 	ck_assert_uint_eq(st.max_uid_holds, 65536);
 	{
@@ -131,10 +131,9 @@ END_TEST
 
 START_TEST(client_open_enospc)
 {
-	/* The smallest maximum is one chunk (--slots 4 is rounded up to
-	 * ESD_CHUNK_SLOTS; layout 1 had 4 slots).  Root is exempt from the
+	/* --slots 4: the live maximum is 4.  Root is exempt from the
 	 * per-uid quota, so the global maximum is what refuses. */
-	enum { N = ESD_CHUNK_SLOTS };
+	enum { N = 4 };
 	static struct errseq_slot *s[N + 1];
 	char name[16];
 
