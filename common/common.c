@@ -83,6 +83,38 @@ int esd_shm_name_check(const char *name)
 	return 0;
 }
 
+long esd_send_fd(int sock, const void *buf, size_t len, int fd, int flags,
+		 const struct sockaddr *to, unsigned tolen)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
+	struct msghdr msg = {
+		.msg_name = (void *)to, .msg_namelen = to ? tolen : 0,
+		.msg_iov = &iov, .msg_iovlen = 1,
+	};
+	ssize_t n;
+
+	if (fd >= 0) {
+		struct cmsghdr *cm;
+
+		memset(&ctl, 0, sizeof(ctl));
+		msg.msg_control = ctl.buf;
+		msg.msg_controllen = sizeof(ctl.buf);
+		cm = CMSG_FIRSTHDR(&msg);
+		cm->cmsg_level = SOL_SOCKET;
+		cm->cmsg_type = SCM_RIGHTS;
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
+	}
+	do
+		n = sendmsg(sock, &msg, flags | MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	return n < 0 ? -errno : (long)n;
+}
+
 int esd_take_passed_fd(struct msghdr *msg)
 {
 	int got = -1;

@@ -40,6 +40,17 @@ struct msghdr;
  */
 int esd_take_passed_fd(struct msghdr *msg);
 
+struct sockaddr;
+
+/*
+ * esd_send_fd - the one sender of a packet with at most one fd: sendmsg()
+ * of @len bytes at @buf to @sock (to @to, @tolen if @to is not NULL), with
+ * @fd passed by SCM_RIGHTS if @fd >= 0, with @flags (MSG_NOSIGNAL is
+ * added), retried on EINTR.  Returns the bytes sent, or -errno.
+ */
+long esd_send_fd(int sock, const void *buf, size_t len, int fd, int flags,
+		 const struct sockaddr *to, unsigned tolen);
+
 /* Clock @clk in nanoseconds. */
 static inline uint64_t esd_now_ns(clockid_t clk)
 {

@@ -18,6 +18,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "common/common.h"
 #include "daemon/sdnotify.h"
 
 int esd_sd_notify(const char *state)
@@ -27,18 +28,12 @@ int esd_sd_notify(const char *state)
 
 int esd_sd_notify_fd(const char *state, int pass_fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov;
-	struct msghdr msg;
 	const char *path = getenv("NOTIFY_SOCKET");
 	struct sockaddr_un sun = { .sun_family = AF_UNIX };
 	socklen_t alen;
 	size_t plen;
-	ssize_t n;
-	int fd, err = 0;
+	long n;
+	int fd;
 
 	if (!path || !*path)
 		return 0;
@@ -54,30 +49,8 @@ int esd_sd_notify_fd(const char *state, int pass_fd)
 	fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -errno;
-	iov.iov_base = (void *)state;
-	iov.iov_len = strlen(state);
-	memset(&msg, 0, sizeof(msg));
-	msg.msg_name = &sun;
-	msg.msg_namelen = alen;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	if (pass_fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &pass_fd, sizeof(int));
-	}
-	do
-		n = sendmsg(fd, &msg, MSG_NOSIGNAL | MSG_DONTWAIT);
-	while (n < 0 && errno == EINTR);
-	if (n < 0)
-		err = -errno;
+	n = esd_send_fd(fd, state, strlen(state), pass_fd, MSG_DONTWAIT,
+			(const struct sockaddr *)&sun, alen);
 	close(fd);
-	return err ? err : 1;
+	return n < 0 ? (int)n : 1;
 }

@@ -246,38 +246,17 @@ static void conn_close(struct esd_conn *c, const char *reason)
  * (the peer is gone or does not read its replies). */
 static int conn_send(struct esd_conn *c, const void *buf, size_t len, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)buf, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	long n = esd_send_fd(c->fd, buf, len, fd, MSG_DONTWAIT, NULL, 0);
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
-	if (n == (ssize_t)len)
+	if (n == (long)len)
 		return 0;
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+	if (n == -EAGAIN || n == -EWOULDBLOCK) {
 		esd_info("client %u (pid %d uid %u) does not read its "
 			 "replies; closing it", c->id, (int)c->cred.pid,
 			 (unsigned)c->cred.uid);
 		conn_close(c, NULL);
 	} else {
-		conn_close(c, n < 0 ? strerror(errno) : "short send");
+		conn_close(c, n < 0 ? strerror((int)-n) : "short send");
 	}
 	return -1;
 }

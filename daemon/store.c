@@ -146,32 +146,11 @@ static const char *check_fd(int fd, uint64_t size, bool seals)
 
 static int send_fd_msg(int sock, const struct keep_msg *m, int fd)
 {
-	union {
-		char buf[CMSG_SPACE(sizeof(int))];
-		struct cmsghdr align;
-	} ctl;
-	struct iovec iov = { .iov_base = (void *)m, .iov_len = sizeof(*m) };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
-	ssize_t n;
+	long n = esd_send_fd(sock, m, sizeof(*m), fd, 0, NULL, 0);
 
-	if (fd >= 0) {
-		struct cmsghdr *cm;
-
-		memset(&ctl, 0, sizeof(ctl));
-		msg.msg_control = ctl.buf;
-		msg.msg_controllen = sizeof(ctl.buf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
-	}
-	do
-		n = sendmsg(sock, &msg, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
 	if (n < 0)
-		return -errno;
-	return n == (ssize_t)sizeof(*m) ? 0 : -EPROTO;
+		return (int)n;
+	return n == (long)sizeof(*m) ? 0 : -EPROTO;
 }
 
 /* Receive one keep_msg; *@fd gets a passed fd or -1 (extra fds closed). */
