@@ -6,6 +6,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <strings.h>
 
 #include "common/visibility.h"
@@ -62,9 +63,11 @@ static const struct errno_name errno_names[] = {
 
 ERRSEQ_EXPORT const char *errseq_errno_name(int e)
 {
+	if (e == INT_MIN)
+		return NULL;	/* -INT_MIN does not exist */
 	if (e < 0)
-		e = -e;		/* e == INT_MIN stays negative: no name */
-	if (e <= 0)
+		e = -e;
+	if (e == 0)
 		return NULL;
 	for (size_t i = 0; i < N_ERRNO_NAMES; i++)
 		if (errno_names[i].num == e)

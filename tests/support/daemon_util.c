@@ -165,6 +165,7 @@ char *slurp(const char *path, size_t *len)
 		used += (size_t)n;
 	}
 	close(fd);
+	buf[used] = '\0';	/* callers search it as a string */
 	*len = used;
 	return buf;
 }

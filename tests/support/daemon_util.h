@@ -79,7 +79,7 @@ struct esd_slot *chunk_slot(void *chunk, uint32_t index);
 /* The slot word of global index @index, in its chunk's mapping (acquire). */
 uint64_t slot_word(void *chunk, uint32_t index);
 
-/* Whole content of @path (malloc'd) and its size; NULL if absent. */
+/* Whole content of @path (malloc'd, NUL-terminated) and its size; NULL if absent. */
 char *slurp(const char *path, size_t *len);
 
 /* Send @len raw bytes of @req (header as given) and read the reply's
