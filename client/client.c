@@ -128,13 +128,14 @@ static void client_free_slots(struct errseq_client *c)
 {
 	pthread_mutex_lock(&errseq__registry_lock);
 	while (c->slots.next != &c->slots) {
-		struct errseq_slot *s = errseq__container(
-			c->slots.next, struct errseq_slot, link);
+		struct errseq__handle *h = errseq__container(
+			c->slots.next, struct errseq__handle, link);
 
-		errseq__list_del(&s->link);
-		errseq__cursors_free_locked(s);
-		errseq__space_put_locked(s->space);
-		free(s);
+		errseq__list_del(&h->link);
+		errseq__cursors_free_locked(h);
+		errseq__space_put_locked(h->space);
+		errseq__slot_free_locked(h->hot);
+		free(h);
 	}
 	errseq__space_put_locked(c->space);
 	c->space = NULL;
@@ -272,6 +273,7 @@ ERRSEQ_EXPORT int errseq_slot_open_attr(struct errseq_client *c,
 {
 	struct esp_name_req req = { .hdr.op = ESP_OP_OPEN };
 	const struct esp_open_rep *rep;
+	struct errseq__handle *h;
 	struct errseq_slot *s;
 	uint32_t chunk;
 	size_t rlen;
@@ -296,14 +298,21 @@ ERRSEQ_EXPORT int errseq_slot_open_attr(struct errseq_client *c,
 		req.gid = attr->writers_gid;
 	}
 
-	s = calloc(1, sizeof(*s));
-	if (!s)
+	h = calloc(1, sizeof(*h));
+	if (!h)
 		return -ENOMEM;
-	errseq__list_init(&s->link);
-	errseq__list_init(&s->cursors);
-	memcpy(s->name, req.name, req.name_len);
-	s->name_len = req.name_len;
-	s->client = c;
+	errseq__list_init(&h->link);
+	errseq__list_init(&h->cursors);
+	memcpy(h->name, req.name, req.name_len);
+	h->name_len = req.name_len;
+	h->client = c;
+	pthread_mutex_lock(&errseq__registry_lock);
+	s = errseq__slot_alloc_locked(h);
+	pthread_mutex_unlock(&errseq__registry_lock);
+	if (!s) {
+		free(h);
+		return -ENOMEM;
+	}
 
 	pthread_mutex_lock(&c->mutex);
 	r = control_call_fd_locked(c, &req, sizeof(req), &rlen, &fd);
@@ -327,24 +336,31 @@ ERRSEQ_EXPORT int errseq_slot_open_attr(struct errseq_client *c,
 		errseq__drop_locked(c);
 		goto out;
 	}
-	s->index = rep->index;
-	s->gen = rep->gen;
-	s->gen_hi = (uint64_t)rep->gen << ESD_GEN_SHIFT;
-	s->writable = c->space->writable[chunk] &&
-		      (rep->flags & ESP_RIGHT_WRITE);
+	h->index = rep->index;
+	h->gen = rep->gen;
 	s->shm = (struct esd_slot *)c->space->base[chunk] +
 		 ESD_INDEX_SLOT(rep->index);
-	s->held = true;
+	/* relaxed: nobody else has the handle yet */
+	__atomic_store_n(&s->gen_hi, ((uint64_t)rep->gen << ESD_GEN_SHIFT) |
+			 (c->space->writable[chunk] &&
+			  (rep->flags & ESP_RIGHT_WRITE) ?
+			  ERRSEQ__HOT_WRITABLE : 0), __ATOMIC_RELAXED);
+	h->held = true;
 	pthread_mutex_lock(&errseq__registry_lock);
-	s->space = c->space;
-	s->space->refs++;
-	errseq__list_add(&c->slots, &s->link);
+	h->space = c->space;
+	h->space->refs++;
+	errseq__list_add(&c->slots, &h->link);
 	pthread_mutex_unlock(&errseq__registry_lock);
 	*out = s;
-	s = NULL;
+	h = NULL;
 out:
 	pthread_mutex_unlock(&c->mutex);
-	free(s);
+	if (h) {
+		pthread_mutex_lock(&errseq__registry_lock);
+		errseq__slot_free_locked(s);
+		pthread_mutex_unlock(&errseq__registry_lock);
+		free(h);
+	}
 	return r;
 }
 
@@ -356,37 +372,40 @@ ERRSEQ_EXPORT int errseq_slot_open(struct errseq_client *c, const char *name,
 
 ERRSEQ_EXPORT int errseq_slot_writable(const struct errseq_slot *s)
 {
-	return s && s->writable ? 1 : 0;
+	return s && errseq__slot_writable(s) ? 1 : 0;
 }
 
-/* Unlink and free @s (registry lock taken here). */
-static void slot_free(struct errseq_slot *s)
+/* Unlink and free @h and its hot record (registry lock taken here). */
+static void slot_free(struct errseq__handle *h)
 {
 	pthread_mutex_lock(&errseq__registry_lock);
-	errseq__list_del(&s->link);
-	errseq__cursors_free_locked(s);
-	errseq__space_put_locked(s->space);
+	errseq__list_del(&h->link);
+	errseq__cursors_free_locked(h);
+	errseq__space_put_locked(h->space);
+	errseq__slot_free_locked(h->hot);
 	pthread_mutex_unlock(&errseq__registry_lock);
-	free(s);
+	free(h);
 }
 
 ERRSEQ_EXPORT void errseq_slot_close(struct errseq_slot *s)
 {
+	struct errseq__handle *h;
 	struct errseq_client *c;
 
 	if (!s)
 		return;
-	c = s->client;
+	h = errseq__cold(s);
+	c = h->client;
 	if (errseq__forked(c)) {
-		slot_free(s);	/* the hold is the parent's: no message */
+		slot_free(h);	/* the hold is the parent's: no message */
 		return;
 	}
 	pthread_mutex_lock(&c->mutex);
-	if (c->fd >= 0 && s->held) {
+	if (c->fd >= 0 && h->held) {
 		struct esp_slot_req req = {
 			.hdr.op = ESP_OP_CLOSE,
-			.index = s->index,
-			.gen = s->gen,
+			.index = h->index,
+			.gen = h->gen,
 		};
 		size_t len;
 
@@ -395,7 +414,7 @@ ERRSEQ_EXPORT void errseq_slot_close(struct errseq_slot *s)
 		 * handle that is no longer on the list. */
 		(void)errseq__call_locked(c, &req, sizeof(req), &len, NULL);
 	}
-	slot_free(s);
+	slot_free(h);
 	pthread_mutex_unlock(&c->mutex);
 }
 

@@ -443,8 +443,8 @@ static int reattach_all_locked(struct errseq_client *c)
 	struct errseq__link *l;
 
 	for (l = c->slots.next; l != &c->slots; l = l->next) {
-		struct errseq_slot *s =
-			errseq__container(l, struct errseq_slot, link);
+		struct errseq__handle *s =
+			errseq__container(l, struct errseq__handle, link);
 		struct esp_reattach_req req = {
 			.hdr.op = ESP_OP_REATTACH,
 			.index = s->index,
@@ -510,11 +510,12 @@ int errseq__connect_locked(struct errseq_client *c)
 		/* A new incarnation: every handle we have is from the old
 		 * state.  Turn them stale; each keeps its space reference. */
 		for (l = c->slots.next; l != &c->slots; l = l->next) {
-			struct errseq_slot *s =
-				errseq__container(l, struct errseq_slot, link);
+			struct errseq__handle *h =
+				errseq__container(l, struct errseq__handle,
+						  link);
 
-			s->held = false;
-			errseq__slot_mark_stale(s);
+			h->held = false;
+			errseq__slot_mark_stale(h->hot);
 		}
 	}
 	pthread_mutex_lock(&errseq__registry_lock);
@@ -525,7 +526,7 @@ int errseq__connect_locked(struct errseq_client *c)
 }
 
 /* One SEEN or ARM exchange for @s on the current connection; mutex held. */
-static int slot_request_locked(struct errseq_slot *s, uint16_t op,
+static int slot_request_locked(struct errseq__handle *s, uint16_t op,
 			       uint32_t value)
 {
 	struct errseq_client *c = s->client;
@@ -550,8 +551,9 @@ static int slot_request_locked(struct errseq_slot *s, uint16_t op,
 	return r;
 }
 
-int errseq__request_seen(struct errseq_slot *s, uint32_t value, bool block)
+int errseq__request_seen(struct errseq_slot *hot, uint32_t value, bool block)
 {
+	struct errseq__handle *s = errseq__cold(hot);
 	struct errseq_client *c = s->client;
 	int r;
 
@@ -566,8 +568,9 @@ int errseq__request_seen(struct errseq_slot *s, uint32_t value, bool block)
 	return r;
 }
 
-int errseq__request_arm(struct errseq_slot *s)
+int errseq__request_arm(struct errseq_slot *hot)
 {
+	struct errseq__handle *s = errseq__cold(hot);
 	struct errseq_client *c = s->client;
 	int r = 0;
 

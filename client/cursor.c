@@ -2,18 +2,24 @@
  * cursor.c - cursors: a watcher's position on a slot, shareable between
  * threads of one process.
  *
- * A cursor is errseq.rst's supervisor: a private errseq_t "since" and a
- * lock that serialises check_and_advance on it, so that two threads
- * sharing the cursor can neither report one error twice nor move the
- * cursor backward.  errseq_cursor_check follows the document's pattern:
- * check first without the lock (a single acquire load of the slot word,
- * the common case when nothing happened), and only if something changed
- * take the lock and check_and_advance.
+ * A cursor is errseq.rst's supervisor: a private errseq_t "since" that many
+ * threads may share, which must neither report one error twice nor move
+ * backward.  The kernel's pattern serialises check_and_advance with a lock;
+ * here the cursor moves by a CAS on since instead, so no lock exists:
  *
- *   since      read: relaxed atomic load, lock-free (the pre-check only
- *              decides whether to take the lock; the locked path re-reads
- *              it under the lock)
- *              written: relaxed atomic store, with the lock held
+ *   errseq_cursor_check   load since, check the slot word (one acquire
+ *                         load; the common case ends here, "nothing new")
+ *   when it differs       check_and_advance on a local copy of since, then
+ *                         CAS since from the value read to the new one.
+ *                         The thread whose CAS wins reports; a loser looks
+ *                         again from the winner's position (so a change
+ *                         is reported to the cursor once, by one thread,
+ *                         and since only moves to a value read after it).
+ *
+ * The SEEN mark a loser may also have made is the winner's value or an
+ * older one: marking it twice is harmless (the daemon's SEEN for a
+ * read-only handle is the same single CAS).  With no lock, fork() has no
+ * cursor to repair: a child may use an inherited cursor at once.
  *
  * Lifetime: a cursor belongs to its slot.  errseq_cursor_free frees it;
  * any cursor still alive when its slot is closed (errseq_slot_close,
@@ -30,7 +36,8 @@
 
 static errseq_t since_load(struct errseq_cursor *cur)
 {
-	/* relaxed: see the top of the file */
+	/* relaxed: since only decides what to compare; the word's acquire
+	 * load orders what the caller reads after a report */
 	return __atomic_load_n(&cur->since, __ATOMIC_RELAXED);
 }
 
@@ -53,31 +60,37 @@ ERRSEQ_EXPORT int errseq_cursor_new(struct errseq_slot *s,
 		return -ENOMEM;
 	cur->slot = s;
 	cur->since = since;
-	pthread_mutex_init(&cur->lock, NULL);
 	errseq__list_init(&cur->link);
 
 	pthread_mutex_lock(&errseq__registry_lock);
-	errseq__list_add(&s->cursors, &cur->link);
+	errseq__list_add(&errseq__cold(s)->cursors, &cur->link);
 	pthread_mutex_unlock(&errseq__registry_lock);
 	*out = cur;
 	return 0;
 }
 
-/* The locked half of errseq_cursor_check, out of line so that the
- * lock-free fast path stays a leaf function with no stack frame. */
-static __attribute__((noinline)) int cursor_advance(struct errseq_cursor *cur)
+/*
+ * Move @cur past the slot's present value and say what that reports:
+ * check_and_advance on a copy of since, then a CAS of since.  Losing the
+ * CAS means another thread moved the cursor (and reports what it saw):
+ * look again from there.  Returns as errseq_slot_check_and_advance; a
+ * change with no errno (0 | SEEN) moves the cursor and returns 0.
+ */
+static int cursor_advance(struct errseq_cursor *cur)
 {
-	errseq_t local;
-	int r;
+	for (;;) {
+		errseq_t old = since_load(cur), local = old;
+		int r = errseq_slot_check_and_advance(cur->slot, &local);
 
-	pthread_mutex_lock(&cur->lock);
-	local = cur->since;
-	r = errseq_slot_check_and_advance(cur->slot, &local);
-	/* relaxed: the lock orders this with the next locked reader; the
-	 * lock-free readers only use it as a hint */
-	__atomic_store_n(&cur->since, local, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&cur->lock);
-	return r;
+		if (local == old)
+			return r;	/* nothing new, or ERRSEQ_ESTALE */
+		/* relaxed: since carries no data of its own; the reporting
+		 * thread read the word with acquire */
+		if (__atomic_compare_exchange_n(&cur->since, &old, local,
+						false, __ATOMIC_RELAXED,
+						__ATOMIC_RELAXED))
+			return r;
+	}
 }
 
 ERRSEQ_EXPORT int errseq_cursor_check(struct errseq_cursor *cur)
@@ -93,7 +106,6 @@ ERRSEQ_EXPORT int errseq_cursor_wait(struct errseq_cursor *cur,
 				     int timeout_ms)
 {
 	struct timespec deadline;
-	errseq_t local;
 	int r;
 
 	if (timeout_ms >= 0)
@@ -113,19 +125,14 @@ ERRSEQ_EXPORT int errseq_cursor_wait(struct errseq_cursor *cur,
 			return r;	/* ERRSEQ_ESTALE */
 
 		/*
-		 * The word differs from the since we waited on.  Advance
-		 * under the lock even when the change carries no errno (a
-		 * word of 0 | SEEN reads as "no error" to check), so the next
-		 * wait sleeps on the new value instead of spinning.  0 means
-		 * another thread sharing this cursor consumed the change
-		 * first: wait again, until the deadline.
+		 * The word differs from the since we waited on.  Advance even
+		 * when the change carries no errno (a word of 0 | SEEN reads
+		 * as "no error" to check), so the next wait sleeps on the new
+		 * value instead of spinning.  0 means another thread sharing
+		 * this cursor consumed the change first: wait again, until
+		 * the deadline.
 		 */
-		pthread_mutex_lock(&cur->lock);
-		local = cur->since;
-		r = errseq_slot_check_and_advance(cur->slot, &local);
-		/* relaxed: as in errseq_cursor_check */
-		__atomic_store_n(&cur->since, local, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&cur->lock);
+		r = cursor_advance(cur);
 		if (r != 0)
 			return r;
 	}
@@ -139,26 +146,15 @@ ERRSEQ_EXPORT struct errseq_slot *errseq_cursor_slot(
 
 int errseq__cursor_poll(struct errseq_cursor *cur)
 {
-	errseq_t local;
-	int r;
-
-	/* As cursor_wait's advance: under the lock, and even a change that
-	 * carries no errno moves the position, so a watcher never spins on
-	 * it. */
-	pthread_mutex_lock(&cur->lock);
-	local = cur->since;
-	r = errseq_slot_check_and_advance(cur->slot, &local);
-	/* relaxed: as in errseq_cursor_check */
-	__atomic_store_n(&cur->since, local, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&cur->lock);
-	return r;
+	/* As cursor_wait's advance: even a change that carries no errno
+	 * moves the position, so a watcher never spins on it. */
+	return cursor_advance(cur);
 }
 
 /* Unlink and free @cur (registry lock held). */
 static void cursor_free_locked(struct errseq_cursor *cur)
 {
 	errseq__list_del(&cur->link);
-	pthread_mutex_destroy(&cur->lock);
 	free(cur);
 }
 
@@ -171,19 +167,10 @@ ERRSEQ_EXPORT void errseq_cursor_free(struct errseq_cursor *cur)
 	pthread_mutex_unlock(&errseq__registry_lock);
 }
 
-void errseq__cursors_free_locked(struct errseq_slot *s)
+void errseq__cursors_free_locked(struct errseq__handle *h)
 {
-	while (s->cursors.next != &s->cursors)
-		cursor_free_locked(errseq__container(s->cursors.next,
+	while (h->cursors.next != &h->cursors)
+		cursor_free_locked(errseq__container(h->cursors.next,
 						     struct errseq_cursor,
 						     link));
-}
-
-void errseq__cursors_reinit_locked(struct errseq_slot *s)
-{
-	struct errseq__link *l;
-
-	for (l = s->cursors.next; l != &s->cursors; l = l->next)
-		pthread_mutex_init(&errseq__container(l, struct errseq_cursor,
-						      link)->lock, NULL);
 }

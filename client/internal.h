@@ -11,17 +11,20 @@
  *        |- space ---> struct errseq__space (the chunks mapped, one
  *        |            daemon state)
  *        `- slots (list)                   links guarded by registry_lock
- *            `- struct errseq_slot  ---> space it points into (refcounted)
+ *            `- struct errseq__handle (cold) ---> space (refcounted)
+ *                |- hot ---> struct errseq_slot, 16 bytes in a slab:
+ *                |           what the user holds and the data path reads
  *                `- cursors (list)         links guarded by registry_lock
- *                    `- struct errseq_cursor (own mutex for its cursor)
+ *                    `- struct errseq_cursor (lock-free: CAS on since)
  *
- * Lock order: client->mutex, then errseq__registry_lock, then a cursor's
- * mutex is never taken together with either.  registry_lock is held only
- * for a few list operations (never across I/O), so the fork handlers can
- * take it (see proc.c): a fork() child then finds every list consistent and
- * every cursor mutex re-initialised.  In the owning process a client's slot
- * list is changed with both client->mutex and registry_lock held, so the
- * reconnect code may walk it with client->mutex alone.
+ * Lock order: client->mutex, then errseq__registry_lock.  registry_lock is
+ * held only for a few list and slab operations (never across I/O), so the
+ * fork handlers can take it (see proc.c): a fork() child then finds every
+ * list consistent, with nothing to repair (no per-handle lock exists, so
+ * fork costs the same whatever the number of handles).  In the owning
+ * process a client's handle list is changed with both client->mutex and
+ * registry_lock held, so the reconnect code may walk it with client->mutex
+ * alone.
  */
 #ifndef ERRSEQ_CLIENT_INTERNAL_H
 #define ERRSEQ_CLIENT_INTERNAL_H
@@ -106,11 +109,27 @@ struct errseq_client {
 	unsigned char *rxbuf;		/* ESP_MAX_MSG bytes, under mutex */
 };
 
+/*
+ * A slot handle is two parts.  The part users hold (struct errseq_slot) is
+ * 16 bytes, packed densely with other handles in slabs (handles.c), so
+ * that checks over many handles touch few cache lines: it is all the data
+ * path reads.  Its layout is the inline ABI (struct errseq__inline_slot in
+ * <errseq/client.h>): frozen for programs built with ERRSEQ_INLINE.
+ * Everything else (struct errseq__handle) is found through the slab.
+ */
 struct errseq_slot {
-	/* The data path reads only these first fields. */
 	struct esd_slot *shm;		/* the slot in its chunk's mapping */
-	uint64_t gen_hi;		/* gen << 32; 0: stale (atomic) */
-	bool writable;			/* mapped read-write: set allowed */
+	uint64_t gen_hi;		/* gen << 32 | ERRSEQ__HOT_*; gen 0:
+					 * stale (atomic, see errseq__slot_gen) */
+};
+
+#define ERRSEQ__HOT_WRITABLE	0x1ull	/* mapped read-write: set allowed */
+#define ERRSEQ__GEN_MASK	0xffffffff00000000ull
+
+/* The cold part of a handle: what control calls and the reconnect code
+ * need.  Guarded as the old handle was (see the top of this file). */
+struct errseq__handle {
+	struct errseq_slot *hot;	/* the user's handle (in a slab) */
 	uint32_t index;
 	uint32_t gen;			/* as opened (for CLOSE/REATTACH) */
 	bool held;			/* this connection holds it (mutex) */
@@ -123,14 +142,59 @@ struct errseq_slot {
 	char name[ESD_NAME_MAX + 1];
 };
 
-#define ERRSEQ__GEN_MASK	0xffffffff00000000ull
+/*
+ * A slab: ERRSEQ__SLAB_BYTES, aligned to its size, so a handle's slab is
+ * its address rounded down, and its cold part is the slab's cold[] entry
+ * of the same position.  Slabs with a free entry are on a list guarded by
+ * errseq__registry_lock.
+ */
+#define ERRSEQ__SLAB_BYTES	65536u
+#define ERRSEQ__SLAB_SLOTS	2727u
+struct errseq__slab {
+	struct errseq__slab *prev, *next;	/* slabs with a free entry */
+	uint32_t used;				/* entries in use */
+	uint32_t free_head;			/* first free entry + 1, or 0 */
+	uint8_t pad[40];
+	struct errseq_slot hot[ERRSEQ__SLAB_SLOTS];
+	struct errseq__handle *cold[ERRSEQ__SLAB_SLOTS];
+};
+_Static_assert(sizeof(struct errseq_slot) == 16, "a hot handle is 16 bytes");
+_Static_assert(sizeof(struct errseq__slab) <= ERRSEQ__SLAB_BYTES,
+	       "a slab fits its alignment");
+_Static_assert(offsetof(struct errseq__slab, hot) % 16 == 0, "hot aligned");
+
+/* The cold part of the live handle @s. */
+static inline struct errseq__handle *errseq__cold(const struct errseq_slot *s)
+{
+	struct errseq__slab *sl = (struct errseq__slab *)
+		((uintptr_t)s & ~(uintptr_t)(ERRSEQ__SLAB_BYTES - 1));
+
+	return sl->cold[s - sl->hot];
+}
+
+/*
+ * handles.c: a hot entry for the cold part @h (h->hot is set), or NULL
+ * (ENOMEM); and back.  Registry lock held for both.
+ */
+struct errseq_slot *errseq__slot_alloc_locked(struct errseq__handle *h)
+	ERRSEQ__HIDDEN;
+void errseq__slot_free_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
 
 /* The handle's generation, pre-shifted; 0 once the segment was replaced.
  * relaxed: it changes once, from the slot's generation to 0, and a call
  * that still sees the old generation is ordered before the replacement. */
 static inline uint64_t errseq__slot_gen(const struct errseq_slot *s)
 {
-	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
+	return __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED) &
+	       ERRSEQ__GEN_MASK;
+}
+
+/* May this handle set?  (The flag never changes after open.) */
+static inline bool errseq__slot_writable(const struct errseq_slot *s)
+{
+	/* relaxed: as errseq__slot_gen */
+	return (__atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED) &
+		ERRSEQ__HOT_WRITABLE) != 0;
 }
 
 /*
@@ -145,21 +209,23 @@ static inline int errseq__slot_check(struct errseq_slot *s, errseq_t since)
 {
 	/* acquire: pairs with set */
 	uint64_t w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+	uint64_t g = __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
 
-	if ((w & ERRSEQ__GEN_MASK) != errseq__slot_gen(s))
+	if (((w ^ g) & ERRSEQ__GEN_MASK) != 0)
 		return ERRSEQ_ESTALE;
 	if ((uint32_t)w == since)
 		return 0;
-	if (!s->writable && ((uint32_t)w | ERRSEQ_SEEN) == since)
+	if (!(g & ERRSEQ__HOT_WRITABLE) && ((uint32_t)w | ERRSEQ_SEEN) == since)
 		return 0;
 	return errseq__check_of((uint32_t)w, since);
 }
 
+/* A cursor.  Its first two fields are the inline ABI (struct
+ * errseq__inline_cursor in <errseq/client.h>). */
 struct errseq_cursor {
 	struct errseq_slot *slot;
-	errseq_t since;			/* relaxed loads; stores under lock */
-	pthread_mutex_t lock;		/* serialises check_and_advance */
-	struct errseq__link link;	/* in slot->cursors */
+	errseq_t since;			/* atomic: moved by CAS only */
+	struct errseq__link link;	/* in the handle's cursors */
 };
 
 /* proc.c: process-wide state. */
@@ -218,11 +284,8 @@ void errseq__slot_mark_stale(struct errseq_slot *s) ERRSEQ__HIDDEN;
  * Returns as errseq_cursor_check. */
 int errseq__cursor_poll(struct errseq_cursor *cur) ERRSEQ__HIDDEN;
 
-/* cursor.c: free every cursor of @s (registry lock held). */
-void errseq__cursors_free_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
-
-/* cursor.c: re-initialise every cursor mutex of @s (fork child handler). */
-void errseq__cursors_reinit_locked(struct errseq_slot *s) ERRSEQ__HIDDEN;
+/* cursor.c: free every cursor of @h (registry lock held). */
+void errseq__cursors_free_locked(struct errseq__handle *h) ERRSEQ__HIDDEN;
 
 /* Deadline helpers (CLOCK_MONOTONIC). */
 void errseq__deadline(struct timespec *out, int timeout_ms) ERRSEQ__HIDDEN;

@@ -3,6 +3,7 @@ lib_LTLIBRARIES += client/liberrseq-client.la
 client_liberrseq_client_la_SOURCES = \
 	client/errseq.c \
 	client/slot.c \
+	client/handles.c \
 	client/cursor.c \
 	client/watch.c \
 	client/client.c \

@@ -42,8 +42,12 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <linux/futex.h>
 #include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,21 +69,71 @@ static void futex_wake_all(uint32_t *uaddr)
 	syscall(SYS_futex, uaddr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * The 16-byte CAS (x86-64 cmpxchg16b): word and sets_total move together,
+ * so a set that changes the word counts itself in the same locked
+ * instruction, exactly, with no second one.  CPUs without it (and other
+ * architectures) take the portable path: an 8-byte CAS on the word, then
+ * an 8-byte fetch_add.  Both are lock-free; the choice is made once, at
+ * load, from CPUID.  ERRSEQ_SET_CAS16=0 in the environment (ignored in
+ * setuid programs) forces the portable path: for tests and benchmarks.
+ */
+#if defined(__x86_64__)
+static bool have_cas16;
+
+__attribute__((constructor)) static void slot_init(void)
+{
+	const char *force = secure_getenv("ERRSEQ_SET_CAS16");
+
+	__builtin_cpu_init();
+	have_cas16 = __builtin_cpu_supports("cmpxchg16b") &&
+		     !(force && strcmp(force, "0") == 0);
+}
+
+/* Compare {*p, p[1]} with {*w, *n}; if equal store {nw, nn} and return
+ * true, else load them into *w, *n and return false.  Locked: seq_cst. */
+static inline bool cas16(uint64_t *p, uint64_t *w, uint64_t *n,
+			 uint64_t nw, uint64_t nn)
+{
+	struct pair { uint64_t a, b; } *pp = (struct pair *)(void *)p;
+	bool ok;
+
+	__asm__ __volatile__("lock cmpxchg16b %1"
+			     : "=@ccz"(ok), "+m"(*pp), "+a"(*w), "+d"(*n)
+			     : "b"(nw), "c"(nn)
+			     : "memory");
+	return ok;
+}
+#else
+static const bool have_cas16 = false;
+
+static inline bool cas16(uint64_t *p, uint64_t *w, uint64_t *n,
+			 uint64_t nw, uint64_t nn)
+{
+	(void)p; (void)w; (void)n; (void)nw; (void)nn;
+	return false;
+}
+#endif
+
 ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 {
-	uint64_t gen = errseq__slot_gen(s);
-	uint64_t w, want;
+	uint64_t gh = __atomic_load_n(&s->gen_hi, __ATOMIC_RELAXED);
+	uint64_t gen = gh & ERRSEQ__GEN_MASK;
+	struct esd_slot *shm = s->shm;
+	uint64_t w, want, n;
 	uint32_t low, next;
-	bool changed = false;
+	bool changed = false, counted = false;
 	struct timespec now;
 
 	if (!errseq__err_valid(err))
 		return -EINVAL;	/* nothing stored, nothing counted */
-	if (!s->writable)
+	if (!(gh & ERRSEQ__HOT_WRITABLE))
 		return -EPERM;	/* read-only mapping: nothing stored */
 
 	/* acquire: the new value is computed from what we read */
-	w = __atomic_load_n(&s->shm->word, __ATOMIC_ACQUIRE);
+	w = __atomic_load_n(&shm->word, __ATOMIC_ACQUIRE);
+	/* relaxed: only the CAS's comparison uses it */
+	n = __atomic_load_n(&shm->sets_total, __ATOMIC_RELAXED);
 	for (;;) {
 		if ((w & ERRSEQ__GEN_MASK) != gen)
 			return ERRSEQ_ESTALE;
@@ -88,9 +142,15 @@ ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 		if (next == low)
 			break;	/* unconsumed repeat: nothing to change */
 		want = gen | next;
-		if (__atomic_compare_exchange_n(&s->shm->word, &w, want, false,
-						__ATOMIC_SEQ_CST,
-						__ATOMIC_ACQUIRE)) {
+		if (have_cas16) {
+			/* seq_cst (locked): as the 8-byte CAS below */
+			if (cas16(&shm->word, &w, &n, want, n + 1)) {
+				changed = counted = true;
+				break;
+			}
+		} else if (__atomic_compare_exchange_n(&shm->word, &w, want,
+						       false, __ATOMIC_SEQ_CST,
+						       __ATOMIC_ACQUIRE)) {
 			changed = true;
 			break;
 		}
@@ -102,17 +162,18 @@ ERRSEQ_EXPORT int errseq_slot_set(struct errseq_slot *s, int err)
 	}
 
 	/* Statistics, relaxed: diagnostics ordered with nothing. */
-	__atomic_fetch_add(&s->shm->sets_total, 1, __ATOMIC_RELAXED);
+	if (!counted)
+		__atomic_fetch_add(&shm->sets_total, 1, __ATOMIC_RELAXED);
 	clock_gettime(CLOCK_REALTIME_COARSE, &now);	/* vDSO, ~1 tick */
-	__atomic_store_n(&s->shm->last_set_ns,
+	__atomic_store_n(&shm->last_set_ns,
 			 (uint64_t)now.tv_sec * 1000000000ull +
 			 (uint64_t)now.tv_nsec, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->shm->last_pid,
+	__atomic_store_n(&shm->last_pid,
 			 __atomic_load_n(&errseq__pid, __ATOMIC_RELAXED),
 			 __ATOMIC_RELAXED);
 
 	/* seq_cst: pairs with the daemon's store of waiters at ARM. */
-	if (changed && __atomic_load_n(&s->shm->waiters, __ATOMIC_SEQ_CST) != 0)
+	if (changed && __atomic_load_n(&shm->waiters, __ATOMIC_SEQ_CST) != 0)
 		futex_wake_all(slot_futex(s));
 	return 0;
 }
@@ -146,7 +207,7 @@ ERRSEQ_EXPORT int errseq_slot_check_and_advance(struct errseq_slot *s,
 		return 0;
 
 	next = low | ERRSEQ_SEEN;
-	if (!s->writable) {
+	if (!errseq__slot_writable(s)) {
 		/* Reported already, but the daemon could not mark it then. */
 		if (next == *since) {
 			if (next != low)
@@ -280,11 +341,30 @@ void errseq__slot_mark_stale(struct errseq_slot *s)
 	/* relaxed: see errseq__slot_gen.  Our sleepers notice at their next
 	 * look (at most one slice); the wake makes that now.  Nothing shared
 	 * is written and nothing is waited for, whatever the old chunk holds. */
-	__atomic_store_n(&s->gen_hi, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->gen_hi, errseq__slot_writable(s) ?
+			 ERRSEQ__HOT_WRITABLE : 0, __ATOMIC_RELAXED);
 	futex_wake_all(slot_futex(s));
 }
 
 ERRSEQ_EXPORT const char *errseq_slot_name(const struct errseq_slot *s)
 {
-	return s ? s->name : NULL;
+	return s ? errseq__cold(s)->name : NULL;
+}
+
+/* The inline ABI (<errseq/client.h>) is these records, read in place. */
+_Static_assert(offsetof(struct errseq__inline_slot, word) ==
+	       offsetof(struct errseq_slot, shm), "inline: word");
+_Static_assert(offsetof(struct esd_slot, word) == 0, "inline: word first");
+_Static_assert(offsetof(struct errseq__inline_slot, gen) ==
+	       offsetof(struct errseq_slot, gen_hi), "inline: gen");
+_Static_assert(sizeof(struct errseq__inline_slot) ==
+	       sizeof(struct errseq_slot), "inline: slot size");
+_Static_assert(offsetof(struct errseq__inline_cursor, slot) ==
+	       offsetof(struct errseq_cursor, slot), "inline: cursor slot");
+_Static_assert(offsetof(struct errseq__inline_cursor, since) ==
+	       offsetof(struct errseq_cursor, since), "inline: since");
+
+ERRSEQ_EXPORT int errseq_inline_abi(unsigned abi)
+{
+	return abi == ERRSEQ_INLINE_ABI ? 0 : ERRSEQ_EABI;
 }

@@ -31,6 +31,9 @@ ERRSEQ_EXPORT const char *errseq_strerror(int code)
 	case ERRSEQ_EUNSAFE:
 		return "refusing an untrusted daemon: it runs as another user, "
 		       "or its socket directory is not safe";
+	case ERRSEQ_EABI:
+		return "the program was built with ERRSEQ_INLINE for an inline "
+		       "ABI this liberrseq-client does not have: rebuild it";
 	}
 	if (code == INT_MIN)
 		return "unknown error";

@@ -106,7 +106,8 @@ static bool has_news(const struct errseq_cursor *cur)
 	if ((uint32_t)w == since)
 		return false;
 	/* a read-only handle whose SEEN could not be marked: no news */
-	return s->writable || ((uint32_t)w | ERRSEQ_SEEN) != since;
+	return errseq__slot_writable(s) ||
+	       ((uint32_t)w | ERRSEQ_SEEN) != since;
 }
 
 static void signal_fd(struct errseq_watch *w)
@@ -249,7 +250,7 @@ ERRSEQ_EXPORT int errseq_watch_add(struct errseq_watch *w,
 {
 	if (!w || !cur)
 		return -EINVAL;
-	if (cur->slot->client != w->client)
+	if (errseq__cold(cur->slot)->client != w->client)
 		return -EXDEV;
 	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < w->n; i++)

@@ -39,7 +39,7 @@
 #define ESD_PAGE		4096u
 
 #define ESD_REG_MAGIC		0x3247455244515345ull	/* "ESQDREG2" LE */
-#define ESD_LAYOUT_REV		2u	/* bump on a change sizes don't show */
+#define ESD_LAYOUT_REV		3u	/* bump on a change sizes don't show */
 
 #define ESD_NAME_MAX		128u	/* bytes of [A-Za-z0-9._:/@-] */
 #define ESD_CHUNK_SHIFT		10u
@@ -54,16 +54,21 @@
  * the statistics; the daemon writes word (create, delete, SEEN for
  * read-only watchers) and waiters.  Nothing here is trusted by the daemon:
  * it only ever CASes the word or overwrites the rest from its own record.
+ *
+ * word and sets_total are the first 16 bytes, 16-aligned, so that a set
+ * changes both with one 16-byte CAS where the CPU has one (layout 3; see
+ * client/slot.c).  8-byte CASes on word alone (the daemon, SEEN) and
+ * 8-byte adds on sets_total alone (a repeat set, or a CPU without the
+ * 16-byte CAS) mix with it safely: every one is a locked read-modify-
+ * write of the same bytes.
  */
 struct esd_slot {
 	uint64_t word;		/* generation << 32 | errseq_t; CAS only */
-	uint32_t waiters;	/* armed watchers (daemon-owned hint) */
-	uint32_t reserved0;
-	uint64_t sets_total;	/* valid set calls (CAS or relaxed add) */
+	uint64_t sets_total;	/* valid set calls (16-byte CAS or add) */
 	uint64_t last_set_ns;	/* CLOCK_REALTIME_COARSE of the latest set */
+	uint32_t waiters;	/* armed watchers (daemon-owned hint) */
 	int32_t last_pid;	/* pid of the latest setter */
-	uint32_t reserved1;
-	uint8_t pad[24];
+	uint8_t pad[32];
 } __attribute__((aligned(ESD_CACHELINE)));
 
 #define ESD_CHUNK_BYTES		((uint64_t)ESD_CHUNK_SLOTS * sizeof(struct esd_slot))
@@ -124,10 +129,10 @@ _Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__,
 _Static_assert(sizeof(struct esd_slot) == ESD_CACHELINE, "slot = 1 line");
 _Static_assert(_Alignof(struct esd_slot) == ESD_CACHELINE, "slot align");
 _Static_assert(offsetof(struct esd_slot, word) == 0, "word offset");
-_Static_assert(offsetof(struct esd_slot, waiters) == 8, "waiters offset");
-_Static_assert(offsetof(struct esd_slot, sets_total) == 16, "sets offset");
-_Static_assert(offsetof(struct esd_slot, last_set_ns) == 24, "time offset");
-_Static_assert(offsetof(struct esd_slot, last_pid) == 32, "pid offset");
+_Static_assert(offsetof(struct esd_slot, sets_total) == 8, "sets offset");
+_Static_assert(offsetof(struct esd_slot, last_set_ns) == 16, "time offset");
+_Static_assert(offsetof(struct esd_slot, waiters) == 24, "waiters offset");
+_Static_assert(offsetof(struct esd_slot, last_pid) == 28, "pid offset");
 _Static_assert(ESD_CHUNK_BYTES % ESD_PAGE == 0, "chunks are whole pages");
 _Static_assert(ESD_MAX_SLOTS % ESD_CHUNK_SLOTS == 0, "whole chunks");
 _Static_assert(ESD_DEFAULT_SLOTS % ESD_CHUNK_SLOTS == 0, "whole chunks");

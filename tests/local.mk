@@ -120,7 +120,8 @@ CLIENT_TESTS = \
 	tests/client/test_permissions \
 	tests/client/test_watch \
 	tests/client/test_errnames \
-	tests/client/test_env
+	tests/client/test_env \
+	tests/client/test_inline
 check_PROGRAMS += $(CLIENT_TESTS)
 TESTS += $(CLIENT_TESTS)
 CLIENT_TEST_CFLAGS = $(AM_CFLAGS) $(CHECK_CFLAGS) -pthread
@@ -164,6 +165,11 @@ tests_client_test_env_SOURCES = tests/client/test_env.c
 tests_client_test_env_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_env_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_client_test_env_LDADD = client/liberrseq-client.la $(CHECK_LIBS)
+
+# built with ERRSEQ_INLINE (defined in the file): the header's inline checks
+tests_client_test_inline_SOURCES = tests/client/test_inline.c
+tests_client_test_inline_CFLAGS = $(CLIENT_TEST_CFLAGS)
+tests_client_test_inline_LDADD = $(CLIENT_TEST_LDADD)
 
 tests_client_test_errnames_SOURCES = tests/client/test_errnames.c
 tests_client_test_errnames_CFLAGS = $(CLIENT_TEST_CFLAGS)

@@ -66,6 +66,8 @@ struct errseq_cursor;	/* a process-local, thread-safe cursor on one slot */
 #define ERRSEQ_EPROTO	(-4099)	/* the daemon broke the protocol */
 #define ERRSEQ_EUNSAFE	(-4100)	/* the socket's directory or the daemon's
 				 * user is not trusted: nothing was sent */
+#define ERRSEQ_EABI	(-4101)	/* built with ERRSEQ_INLINE for an inline
+				 * ABI this library does not have: rebuild */
 
 #define ERRSEQ_NAME_MAX	128	/* 1..128 bytes of [A-Za-z0-9._:/@-] */
 
@@ -355,6 +357,136 @@ const char *errseq_errno_name(int e);
  * character ("+5", " 7", "0x5", "5abc").  Thread-safe; never changes errno.
  */
 int errseq_errno_parse(const char *s);
+
+/*
+ * The inline fast path (opt-in).
+ *
+ * With ERRSEQ_INLINE defined before this header is included,
+ * errseq_slot_check() and errseq_cursor_check() are static inline when
+ * nothing changed: one acquire load of the slot word and a compare, with
+ * no call.  A stale handle is told inline too (ERRSEQ_ESTALE).  Only a
+ * change calls into the library (to report it and move the cursor).
+ *
+ * To do that, the program reads two records the library otherwise keeps
+ * private: the first 16 bytes of a slot handle and of a cursor, below.
+ * They are frozen as inline ABI ERRSEQ_INLINE_ABI; a library that changes
+ * them gets a new number.  A program built with ERRSEQ_INLINE checks the
+ * number at errseq_client_open, errseq_slot_open(_attr) and
+ * errseq_cursor_new: against a library without it, those return
+ * ERRSEQ_EABI and give the program nothing to misread.  Without
+ * ERRSEQ_INLINE, none of this is used and nothing is frozen for you.
+ *
+ *   slot handle:  word   the address of the slot's 64-bit word in shared
+ *                        memory: generation << 32 | errseq_t (little-endian)
+ *                 gen    the handle's generation << 32 in the high half
+ *                        (the low half is the library's): generation 0
+ *                        once the daemon's state was replaced
+ *   cursor:       slot   its slot handle
+ *                 since  its position (read with a relaxed atomic load)
+ *
+ * A check is "nothing new" iff the word's high half equals gen's and its
+ * low half equals since; a differing high half means stale.
+ */
+#define ERRSEQ_INLINE_ABI	1
+
+struct errseq__inline_slot {
+	const uint64_t *word;
+	uint64_t gen;
+};
+
+struct errseq__inline_cursor {
+	struct errseq_slot *slot;
+	errseq_t since;
+};
+
+/*
+ * errseq_inline_abi - 0 if this library keeps inline ABI @abi (the
+ * ERRSEQ_INLINE_ABI a program was built with), else ERRSEQ_EABI.  Called
+ * by the ERRSEQ_INLINE wrappers below; any program may call it.
+ */
+int errseq_inline_abi(unsigned abi);
+
+#ifdef ERRSEQ_INLINE
+#if !defined(__GNUC__)
+#error "ERRSEQ_INLINE needs GCC or Clang atomic builtins"
+#endif
+
+static inline int errseq__inline_slot_check(struct errseq_slot *s,
+					    errseq_t since)
+{
+	const struct errseq__inline_slot *h =
+		(const struct errseq__inline_slot *)(const void *)s;
+	/* acquire: as errseq_slot_check (pairs with errseq_slot_set) */
+	uint64_t w = __atomic_load_n(h->word, __ATOMIC_ACQUIRE);
+	uint64_t g = __atomic_load_n(&h->gen, __ATOMIC_RELAXED);
+
+	if ((w ^ g) >> 32)
+		return ERRSEQ_ESTALE;
+	if ((uint32_t)w == since)
+		return 0;
+	return (errseq_slot_check)(s, since);
+}
+
+static inline int errseq__inline_cursor_check(struct errseq_cursor *cur)
+{
+	const struct errseq__inline_cursor *c =
+		(const struct errseq__inline_cursor *)(const void *)cur;
+	const struct errseq__inline_slot *h =
+		(const struct errseq__inline_slot *)(const void *)c->slot;
+	errseq_t since = __atomic_load_n(&c->since, __ATOMIC_RELAXED);
+	/* acquire: as errseq_cursor_check */
+	uint64_t w = __atomic_load_n(h->word, __ATOMIC_ACQUIRE);
+	uint64_t g = __atomic_load_n(&h->gen, __ATOMIC_RELAXED);
+
+	if ((w ^ g) >> 32)
+		return ERRSEQ_ESTALE;
+	if ((uint32_t)w == since)
+		return 0;
+	return (errseq_cursor_check)(cur);
+}
+
+static inline int errseq__inline_client_open(const char *path,
+					     struct errseq_client **out)
+{
+	int r = errseq_inline_abi(ERRSEQ_INLINE_ABI);
+
+	return r ? r : (errseq_client_open)(path, out);
+}
+
+static inline int errseq__inline_slot_open_attr(
+	struct errseq_client *c, const char *name, unsigned flags,
+	const struct errseq_slot_attr *attr, struct errseq_slot **out)
+{
+	int r = errseq_inline_abi(ERRSEQ_INLINE_ABI);
+
+	return r ? r : (errseq_slot_open_attr)(c, name, flags, attr, out);
+}
+
+static inline int errseq__inline_slot_open(struct errseq_client *c,
+					   const char *name, unsigned flags,
+					   struct errseq_slot **out)
+{
+	int r = errseq_inline_abi(ERRSEQ_INLINE_ABI);
+
+	return r ? r : (errseq_slot_open)(c, name, flags, out);
+}
+
+static inline int errseq__inline_cursor_new(struct errseq_slot *s,
+					    struct errseq_cursor **out)
+{
+	int r = errseq_inline_abi(ERRSEQ_INLINE_ABI);
+
+	return r ? r : (errseq_cursor_new)(s, out);
+}
+
+#define errseq_slot_check(s, since)	errseq__inline_slot_check(s, since)
+#define errseq_cursor_check(cur)	errseq__inline_cursor_check(cur)
+#define errseq_client_open(p, out)	errseq__inline_client_open(p, out)
+#define errseq_slot_open(c, n, f, out)	errseq__inline_slot_open(c, n, f, out)
+#define errseq_slot_open_attr(c, n, f, a, out) \
+	errseq__inline_slot_open_attr(c, n, f, a, out)
+#define errseq_cursor_new(s, out)	errseq__inline_cursor_new(s, out)
+#endif /* ERRSEQ_INLINE */
 
 #ifdef __cplusplus
 }

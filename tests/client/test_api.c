@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -385,6 +386,86 @@ START_TEST(client_stats_exact)
 }
 END_TEST
 
+/*
+ * sets_total stays exact under contention, whichever way each setter
+ * counts: half the setters are this program re-executed with
+ * ERRSEQ_SET_CAS16=0 (the portable 8-byte CAS + fetch_add), half use the
+ * 16-byte CAS where the CPU has it, all on one slot, while a watcher
+ * consumes (its SEEN CAS changes the word under them).
+ */
+#define CONTEND_KIDS	4
+#define CONTEND_SETS	20000
+
+/* The re-executed setter: argv = self --contend-kid SOCKET. */
+static int contend_kid_main(const char *sock)
+{
+	struct errseq_client *c;
+	struct errseq_slot *s;
+	int i, r;
+
+	r = errseq_client_open(sock, &c);
+	if (r == 0)
+		r = errseq_slot_open(c, "contend", 0, &s);
+	for (i = 0; r == 0 && i < CONTEND_SETS; i++)
+		r = errseq_slot_set(s, (i & 1) ? -EIO : -ENOSPC);
+	if (r != 0) {
+		fprintf(stderr, "contend kid: %s\n", errseq_strerror(r));
+		return 1;
+	}
+	errseq_client_close(c);
+	return 0;
+}
+
+static int contend_kid(void *arg)
+{
+	char *const argv[] = { "test_api", "--contend-kid", D.sock, NULL };
+
+	if (arg)
+		setenv("ERRSEQ_SET_CAS16", "0", 1);
+	else
+		unsetenv("ERRSEQ_SET_CAS16");
+	execv("/proc/self/exe", argv);
+	_exit(127);
+}
+
+START_TEST(client_stats_exact_contended)
+{
+	struct errseq_slot_info info;
+	struct errseq_cursor *cur;
+	struct errseq_slot *s;
+	pid_t p[CONTEND_KIDS];
+	int i, alive, reports = 0;
+
+	up(64, NULL);
+	s = must_open("contend", ERRSEQ_CREATE);
+	ck_assert_int_eq(errseq_cursor_new(s, &cur), 0);
+	for (i = 0; i < CONTEND_KIDS; i++)
+		p[i] = kid(contend_kid, (i & 1) ? (void *)1 : NULL);
+	do {
+		int r = errseq_cursor_check(cur);
+
+		ck_assert(r == 0 || r == -EIO || r == -ENOSPC);
+		reports += r != 0;
+		alive = 0;
+		for (i = 0; i < CONTEND_KIDS; i++) {
+			siginfo_t si = { 0 };
+
+			/* WNOWAIT: reap() below collects the status */
+			ck_assert_int_eq(waitid(P_PID, (id_t)p[i], &si, WEXITED |
+						WNOHANG | WNOWAIT), 0);
+			alive += si.si_pid == 0;
+		}
+		sched_yield();
+	} while (alive);
+	for (i = 0; i < CONTEND_KIDS; i++)
+		ck_assert_int_eq(reap(p[i]), 0);
+	ck_assert_int_eq(errseq_stat(C, "contend", &info), 0);
+	ck_assert_uint_eq(info.sets_total, CONTEND_KIDS * CONTEND_SETS);
+	ck_assert_int_gt(reports, 0);
+	errseq_slot_close(s);
+}
+END_TEST
+
 START_TEST(client_stale_after_unlink)
 {
 	struct errseq_slot *old, *fresh, *x;
@@ -494,17 +575,20 @@ static Suite *client_api_suite(void)
 	tcase_add_test(tc, client_stat_holders);
 	tcase_add_test(tc, client_set_semantics);
 	tcase_add_test(tc, client_stats_exact);
+	tcase_add_test(tc, client_stats_exact_contended);
 	tcase_add_test(tc, client_stale_after_unlink);
 	tcase_add_test(tc, client_close_frees_everything);
 	suite_add_tcase(s, tc);
 	return s;
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	SRunner *sr;
 	int failed;
 
+	if (argc == 3 && strcmp(argv[1], "--contend-kid") == 0)
+		return contend_kid_main(argv[2]);
 	sr = srunner_create(client_api_suite());
 	srunner_run_all(sr, CK_ENV);
 	failed = srunner_ntests_failed(sr);
