@@ -204,7 +204,8 @@ int errseq_slot_wait(struct errseq_slot *s, errseq_t since, int timeout_ms);
 int errseq_cursor_new(struct errseq_slot *s, struct errseq_cursor **out);
 
 /* check_and_advance: 0 (nothing new), a negative errno (reported once to
- * this cursor), or ERRSEQ_ESTALE.  Lock-free when nothing changed. */
+ * this cursor), or ERRSEQ_ESTALE.  Lock-free: one load when nothing changed,
+ * a CAS on the cursor when something did. */
 int errseq_cursor_check(struct errseq_cursor *cur);
 
 /* Wait (as errseq_slot_wait) for a change, then errseq_cursor_check.
