@@ -13,8 +13,14 @@
  * forgotten; while the daemon is away the supervisor waits for it.
  * --count N: exit after N reports (for tests).
  * Build: cc supervisor.c $(pkg-config --cflags --libs liberrseq-client).
+ *
+ * Built with ERRSEQ_INLINE: errseq_cursor_check is compiled in here (one
+ * load and two compares per cursor when nothing happened), and the opens
+ * check that the library keeps the inline ABI this was built for
+ * (liberrseq-client(3), "The inline fast path").
  */
 #define _GNU_SOURCE
+#define ERRSEQ_INLINE 1
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
