@@ -462,9 +462,15 @@ static void bench_concurrency(const struct esdt_daemon *d)
 
 	for (size_t ci = 0; ci < sizeof(counts) / sizeof(counts[0]); ci++) {
 		int nt = counts[ci];
-		/* at least 50 timed ops per thread, so that the p99 of many
-		 * clients is not the warm-up of a few */
-		long per = total / nt < 50 ? 50 : total / nt;
+		/*
+		 * At least 200 timed ops per thread (20 with --quick).  With
+		 * many clients the tail is made of stalls of the whole machine
+		 * (a server descheduled for a few ms delays every request in
+		 * flight at once): the p99 must span several of them, not be
+		 * the length of the one that happened to strike a short run.
+		 */
+		long min_per = bench_opts.quick ? 20 : 200;
+		long per = total / nt < min_per ? min_per : total / nt;
 		struct bench_row *r50, *r99, *rmean, *rtp;
 
 		pin_mode = pin_env >= 0 ? pin_env : nt == 1 ? PIN_SAME :
