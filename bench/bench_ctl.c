@@ -453,6 +453,8 @@ static int run_workers(int nthreads, enum op_kind kind, const char *sock,
 #define GOAL_N_P50	1.5	/* 100 clients, p50 */
 #define GOAL_N_P99	1.5	/* 100 clients, p99 */
 
+static double proc_cpu_ms(pid_t pid);
+
 static void bench_concurrency(const struct esdt_daemon *d)
 {
 	const char *sock = d->sock;
@@ -471,7 +473,7 @@ static void bench_concurrency(const struct esdt_daemon *d)
 		 */
 		long min_per = bench_opts.quick ? 20 : 200;
 		long per = total / nt < min_per ? min_per : total / nt;
-		struct bench_row *r50, *r99, *rmean, *rtp;
+		struct bench_row *r50, *r99, *rmean, *rtp, *rcpu;
 
 		pin_mode = pin_env >= 0 ? pin_env : nt == 1 ? PIN_SAME :
 			   PIN_NONE;
@@ -494,14 +496,23 @@ static void bench_concurrency(const struct esdt_daemon *d)
 			 "2 SEQPACKET echoes");
 		snprintf(rtp->base_name, sizeof(rtp->base_name),
 			 "2 SEQPACKET echoes");
+		rcpu = bench_row_add("us", "open+close, %d client%s, server CPU "
+				     "per op", nt, nt > 1 ? "s" : "");
+		snprintf(rcpu->base_name, sizeof(rcpu->base_name),
+			 "echo server, 2 echoes");
 		for (int rep = 0; rep < bench_opts.reps; rep++) {
 			struct run_result lib, echo;
+			double e0 = proc_cpu_ms(echo_pid), e1, d0, d1;
+			double ops = (double)per * nt;
 			int r;
 
 			r = run_workers(nt, OP_ECHO2, NULL, per, 0, &echo);
+			e1 = proc_cpu_ms(echo_pid);
+			d0 = proc_cpu_ms(d->pid);
 			if (r == 0)
 				r = run_workers(nt, OP_OPENCLOSE, sock, per, 0,
 						&lib);
+			d1 = proc_cpu_ms(d->pid);
 			if (r < 0)
 				bench_die("open+close with %d clients: %s", nt,
 					  errseq_strerror(r));
@@ -510,11 +521,22 @@ static void bench_concurrency(const struct esdt_daemon *d)
 			bench_row_run(rmean, lib.mean / 1e3, echo.mean / 1e3);
 			bench_row_run(rtp, lib.ops_per_s / 1e3,
 				      echo.ops_per_s / 1e3);
+			if (e0 >= 0 && e1 >= 0 && d0 >= 0 && d1 >= 0)
+				bench_row_run(rcpu, (d1 - d0) * 1e3 / ops,
+					      (e1 - e0) * 1e3 / ops);
 		}
 		bench_row_reduce(r50);
 		bench_row_reduce(r99);
 		bench_row_reduce(rmean);
 		bench_row_reduce(rtp);
+		bench_row_reduce(rcpu);
+		bench_note(rcpu, "errseqd's and the echo server's CPU time "
+			   "(user + system, /proc/PID/stat in clock ticks of "
+			   "%ld ms) over the timed and warm-up ops of a run, "
+			   "per timed op. A server that needs more CPU per "
+			   "request is descheduled more often on a busy "
+			   "machine, and such stalls make the p99.",
+			   1000 / sysconf(_SC_CLK_TCK));
 		bench_note(r50, "Placement: %s.", pin_name());
 		if (nt == 1) {
 			bench_goal_le(r50, r50->ratio, GOAL_1_P50,
