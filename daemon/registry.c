@@ -238,6 +238,27 @@ static inline void set_gen(struct esd_reg_entry *e, uint32_t gen)
 	__atomic_store_n(&e->gen, gen, __ATOMIC_RELEASE);
 }
 
+/* ---- the LIVE bitmap and per-chunk counts (what LIST walks): kept in
+ * step with every entry that turns LIVE or stops being LIVE ---- */
+
+#define WORDS_PER_CHUNK	(ESD_CHUNK_SLOTS / 64u)
+_Static_assert(ESD_CHUNK_SLOTS % 64u == 0, "a chunk is whole bitmap words");
+
+static void mark_live(struct esd_registry *r, uint32_t index, bool live)
+{
+	uint64_t bit = 1ull << (index % 64);
+	uint32_t c = ESD_INDEX_CHUNK(index);
+
+	if (live) {
+		r->live_bits[index / 64] |= bit;
+		r->chunk_live[c]++;
+	} else {
+		r->live_bits[index / 64] &= ~bit;
+		if (r->chunk_live[c] > 0)
+			r->chunk_live[c]--;
+	}
+}
+
 bool esd_registry_is_live(const struct esd_registry *r, uint32_t index)
 {
 	return in_use(r, index) &&
@@ -403,6 +424,7 @@ int esd_registry_create(struct esd_registry *r, const char *name, size_t len,
 	set_state(e, ESD_REG_LIVE);	/* the commit */
 
 	hash_insert(r, (uint32_t)index, name_tag(r, name, len));
+	mark_live(r, (uint32_t)index, true);
 	r->live++;
 	count_creator(r, (uint32_t)uid, +1);
 	return index;
@@ -421,6 +443,7 @@ int esd_registry_delete(struct esd_registry *r, uint32_t index)
 		hash_remove_at(r, pos);
 	set_state(e, ESD_REG_DELETING);	/* the intent */
 	delete_commit(e, slot(r, index), entry_gen(e));
+	mark_live(r, index, false);
 	r->live--;
 	count_creator(r, e->creator_uid, -1);
 	if (r->armed[index]) {
@@ -563,6 +586,34 @@ void esd_registry_info(const struct esd_registry *r, uint32_t index,
 	memcpy(out->name, e->name, out->name_len);
 }
 
+/* The first LIVE index in [@i, @end), or @end: whole chunks without a
+ * LIVE entry are skipped by their count, then 64 entries a word. */
+static uint32_t next_live(const struct esd_registry *r, uint32_t i,
+			  uint32_t end)
+{
+	while (i < end) {
+		uint32_t c = ESD_INDEX_CHUNK(i), w, stop;
+		uint64_t bits;
+
+		if (r->chunk_live[c] == 0) {
+			i = (c + 1) * ESD_CHUNK_SLOTS;
+			continue;
+		}
+		w = i / 64;
+		stop = (c + 1) * WORDS_PER_CHUNK;
+		bits = r->live_bits[w] & (~0ull << (i % 64));
+		while (!bits && ++w < stop)
+			bits = r->live_bits[w];
+		if (!bits) {
+			i = (c + 1) * ESD_CHUNK_SLOTS;
+			continue;
+		}
+		i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+		break;
+	}
+	return i < end ? i : end;
+}
+
 uint32_t esd_registry_list(const struct esd_registry *r, uint32_t start,
 			   uint32_t max, const struct esd_cred *who,
 			   struct esp_slot_info *out, uint32_t *next)
@@ -575,9 +626,8 @@ uint32_t esd_registry_list(const struct esd_registry *r, uint32_t start,
 			*next = start;
 		return 0;
 	}
-	for (uint32_t i = start; i < end; i++) {
-		if (!esd_registry_is_live(r, i))
-			continue;
+	for (uint32_t i = next_live(r, start, end); i < end;
+	     i = next_live(r, i + 1, end)) {
 		esd_registry_info(r, i, who, &out[n++]);
 		if (n == max) {
 			if (i + 1 < end)
@@ -697,6 +747,7 @@ static void rebuild(struct esd_registry *r, struct esd_rebuild_stats *st)
 			continue;
 		}
 		hash_insert(r, i, tag);
+		mark_live(r, i, true);
 		r->live++;
 		count_creator(r, e->creator_uid, +1);
 	}
@@ -736,7 +787,11 @@ int esd_registry_init(struct esd_registry *r, struct esd_store *st,
 	r->holders = calloc(r->max_slots, sizeof(*r->holders));
 	r->armed = calloc(r->max_slots, sizeof(*r->armed));
 	r->chunk_domain = calloc(st->max_chunks, sizeof(*r->chunk_domain));
-	if (!r->table || !r->holders || !r->armed || !r->chunk_domain)
+	r->live_bits = calloc((size_t)st->max_chunks * WORDS_PER_CHUNK,
+			      sizeof(*r->live_bits));
+	r->chunk_live = calloc(st->max_chunks, sizeof(*r->chunk_live));
+	if (!r->table || !r->holders || !r->armed || !r->chunk_domain ||
+	    !r->live_bits || !r->chunk_live)
 		goto nomem;
 	if (getrandom(r->key, sizeof(r->key), 0) != (ssize_t)sizeof(r->key)) {
 		/* No entropy source: the hash still works, just unkeyed
@@ -791,6 +846,10 @@ void esd_registry_fini(struct esd_registry *r)
 	free(r->holders);
 	free(r->armed);
 	free(r->chunk_domain);
+	free(r->live_bits);
+	free(r->chunk_live);
+	r->live_bits = NULL;
+	r->chunk_live = NULL;
 	r->domains = NULL;
 	r->ndomains = r->domains_cap = 0;
 	r->table = NULL;

@@ -69,6 +69,9 @@ struct esd_registry {
 	uint32_t ndomains, domains_cap;
 	uint32_t *chunk_domain;	/* [max_chunks]: domain of each chunk */
 
+	uint64_t *live_bits;	/* [max_chunks * ESD_CHUNK_SLOTS / 64]: bit
+				 * i set iff entry i is LIVE (for LIST) */
+	uint32_t *chunk_live;	/* [max_chunks]: LIVE entries per chunk */
 	uint32_t *holders;	/* [max_slots]: holds over all connections */
 	uint32_t *armed;	/* [max_slots]: connections armed */
 	uint32_t max_live;	/* live slots at most (--slots); ENOSPC */
@@ -186,7 +189,9 @@ void esd_registry_info(const struct esd_registry *r, uint32_t index,
  * esd_registry_list - the LIVE slots with index >= @start, in index order:
  * fills up to @max entries of @out and sets *@next to the index after the
  * last one returned, or ESP_LIST_END when the scan reached the end.
- * Returns the number filled.
+ * Returns the number filled.  Its cost follows the live slots listed (a
+ * bitmap of LIVE entries, chunks without one skipped whole), not the
+ * capacity or the chunks in use.
  */
 uint32_t esd_registry_list(const struct esd_registry *r, uint32_t start,
 			   uint32_t max, const struct esd_cred *who,

@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -612,6 +613,162 @@ START_TEST(daemon_list_pages)
 }
 END_TEST
 
+/*
+ * A sparse store: 8 chunks filled, then most slots deleted so that whole
+ * chunks are empty and the others keep a few slots at word and chunk
+ * edges.  LIST (which skips empty chunks and walks a bitmap of live
+ * entries) must return exactly the live slots, in index order, with the
+ * same cursor as a plain scan: a full page's next is the index after its
+ * last entry (ESP_LIST_END when that is the end of the chunks in use), a
+ * short page's is ESP_LIST_END.  The same after a restart, which rebuilds
+ * the bitmap from the registry.
+ */
+#define SPARSE_CHUNKS	8u
+#define SPARSE_SLOTS	(SPARSE_CHUNKS * ESD_CHUNK_SLOTS)
+
+static bool sparse_keep(uint32_t index)
+{
+	uint32_t c = index / ESD_CHUNK_SLOTS, pos = index % ESD_CHUNK_SLOTS;
+
+	switch (c) {
+	case 0:
+		return pos == 0 || pos == ESD_CHUNK_SLOTS - 1;
+	case 2:
+		return pos == 500;
+	case 4:
+		return pos == 63 || pos == 64 || pos == 127 || pos == 128;
+	case 6:
+		return pos % 97 == 0;
+	case 7:
+		return pos == ESD_CHUNK_SLOTS - 1;
+	default:
+		return false;	/* 1, 3 and 5: empty */
+	}
+}
+
+/* Walk the whole list in pages of @max from @start; check it is exactly
+ * the slots of @names (index -> name, "" if not live) at or after @start. */
+static void check_sparse_list(struct esrc *c, struct esp_list_rep *lr,
+			      char (*names)[16], uint32_t start, uint32_t max)
+{
+	uint32_t pos = start, want = start, page = max ? max : ESP_LIST_MAX;
+
+	do {
+		CK_CODE(esrc_list(c, pos, max, lr, ESP_MAX_MSG), 0);
+		ck_assert_uint_le(lr->count, page);
+		for (uint32_t i = 0; i < lr->count; i++) {
+			const struct esp_slot_info *e = &lr->entries[i];
+
+			while (want < SPARSE_SLOTS && !names[want][0])
+				want++;
+			ck_assert_msg(e->index == want, "page from %u of %u: "
+				      "entry %u is slot %u, expected %u", pos,
+				      max, i, e->index, want);
+			ck_assert_uint_eq(e->name_len, strlen(names[want]));
+			ck_assert_int_eq(memcmp(e->name, names[want],
+						e->name_len), 0);
+			ck_assert_msg(ESD_GEN_LIVE(e->gen), "dead slot listed");
+			want++;
+		}
+		if (lr->count == page && lr->entries[page - 1].index + 1 <
+					 SPARSE_SLOTS)
+			ck_assert_uint_eq(lr->next,
+					  lr->entries[page - 1].index + 1);
+		else
+			ck_assert_uint_eq(lr->next, ESP_LIST_END);
+		pos = lr->next;
+	} while (pos != ESP_LIST_END);
+	while (want < SPARSE_SLOTS && !names[want][0])
+		want++;
+	ck_assert_msg(want == SPARSE_SLOTS, "slot %u (%s) was not listed",
+		      want, want < SPARSE_SLOTS ? names[want] : "");
+}
+
+static void check_sparse_all(struct esrc *c, struct esp_list_rep *lr,
+			     char (*names)[16])
+{
+	static const uint32_t pages[] = { 1, 2, 3, 7, 64, 0 };
+	static const uint32_t starts[] = {
+		0, 1, ESD_CHUNK_SLOTS - 1, ESD_CHUNK_SLOTS + 5,
+		4 * ESD_CHUNK_SLOTS + 64, 4 * ESD_CHUNK_SLOTS + 65,
+		6 * ESD_CHUNK_SLOTS + 1, SPARSE_SLOTS - 1,
+	};
+
+	for (size_t p = 0; p < sizeof(pages) / sizeof(pages[0]); p++)
+		check_sparse_list(c, lr, names, 0, pages[p]);
+	for (size_t k = 0; k < sizeof(starts) / sizeof(starts[0]); k++) {
+		check_sparse_list(c, lr, names, starts[k], 2);
+		check_sparse_list(c, lr, names, starts[k], 0);
+	}
+	/* at and past the end of the chunks in use */
+	CK_CODE(esrc_list(c, SPARSE_SLOTS, 0, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, 0);
+	ck_assert_uint_eq(lr->next, ESP_LIST_END);
+	/* from the start of an empty chunk, one entry: the next live slot
+	 * is a chunk further on, and next is just after it */
+	CK_CODE(esrc_list(c, 3 * ESD_CHUNK_SLOTS, 1, lr, ESP_MAX_MSG), 0);
+	ck_assert_uint_eq(lr->count, 1);
+	ck_assert_uint_eq(lr->entries[0].index, 4 * ESD_CHUNK_SLOTS + 63);
+	ck_assert_uint_eq(lr->next, 4 * ESD_CHUNK_SLOTS + 64);
+}
+
+START_TEST(daemon_list_sparse)
+{
+	static char names[SPARSE_SLOTS][16];
+	struct esdt_daemon d;
+	struct esrc c;
+	struct esp_list_rep *lr = malloc(ESP_MAX_MSG);
+	struct esp_open_rep zombie = { 0 };
+	uint32_t kept = 0;
+	char name[16];
+	int st;
+
+	ck_assert_ptr_nonnull(lr);
+	memset(names, 0, sizeof(names));
+	start_daemon(&d, SPARSE_SLOTS, NULL);
+	conn(&c, &d);
+	for (uint32_t i = 0; i < SPARSE_SLOTS; i++) {
+		struct esp_open_rep r;
+
+		snprintf(name, sizeof(name), "sp%u", i);
+		r = open_ok(&c, name, ESP_OPEN_CREATE);
+		ck_assert_uint_lt(r.index, SPARSE_SLOTS);
+		ck_assert_msg(!names[r.index][0], "index %u twice", r.index);
+		memcpy(names[r.index], name, strlen(name) + 1);
+		if (r.index == 3 * ESD_CHUNK_SLOTS + 7)
+			zombie = r;	/* stays held while deleted */
+		else
+			CK_CODE(esrc_close_slot(&c, r.index, r.gen), 0);
+	}
+	ck_assert_uint_eq(zombie.index, 3 * ESD_CHUNK_SLOTS + 7);
+	/* the full store first: every slot, pages from 0 */
+	check_sparse_list(&c, lr, names, 0, 0);
+	for (uint32_t i = 0; i < SPARSE_SLOTS; i++) {
+		if (sparse_keep(i)) {
+			kept++;
+			continue;
+		}
+		CK_CODE(esrc_unlink(&c, NAME(names[i])), 0);
+		names[i][0] = '\0';
+	}
+	ck_assert_uint_eq(status_ok(&c).slots_used, kept);
+	ck_assert_uint_eq(status_ok(&c).slots_held, 1);	/* the zombie */
+	check_sparse_all(&c, lr, names);
+
+	/* the bitmap is rebuilt at start from the registry */
+	esrc_fini(&c);
+	st = esdt_daemon_stop(&d, SIGKILL);
+	ck_assert_msg(WIFSIGNALED(st), "status %d", st);
+	restart_daemon(&d, NULL);
+	conn(&c, &d);
+	ck_assert_uint_eq(status_ok(&c).slots_used, kept);
+	check_sparse_all(&c, lr, names);
+	free(lr);
+	esrc_fini(&c);
+	esdt_daemon_cleanup(&d);
+}
+END_TEST
+
 /* ---- SEEN and ARM (protocol 2) -------------------------------------- */
 
 START_TEST(daemon_seen_marks_once)
@@ -737,6 +894,7 @@ static Suite *daemon_protocol_suite(void)
 	tcase_add_test(tc, daemon_unlink_invalidates_slot);
 	tcase_add_test(tc, daemon_reattach);
 	tcase_add_test(tc, daemon_list_pages);
+	tcase_add_test(tc, daemon_list_sparse);
 	tcase_add_test(tc, daemon_seen_marks_once);
 	tcase_add_test(tc, daemon_arm_counts_connections);
 	return s;
