@@ -366,7 +366,9 @@ START_TEST(thousand_scrapes_under_churn_flat_rss_and_fds)
 			break;
 		usleep(1000);
 	}
-	ck_assert_msg(fds1 == fds0, "fds %d before, %d after", fds0, fds1);
+	/* a leak grows the count; fewer after is fine (an HTTP connection
+	 * from the warm-up may still have been closing at the first count) */
+	ck_assert_msg(fds1 <= fds0, "fds %d before, %d after", fds0, fds1);
 	/* a leak of even 100 bytes a scrape would be 100 kB here; allow the
 	 * allocator's own slack */
 	ck_assert_msg(rss1 - rss0 < 2048, "RSS %ld kB before, %ld kB after",
