@@ -15,7 +15,10 @@
  *  - wake: B sleeps in errseq_slot_wait; A waits until /proc says B sleeps,
  *    notes the time and sets; B notes the time it returned.  Baseline: a
  *    raw store + FUTEX_WAKE to a FUTEX_WAIT sleeper (shared futex, as the
- *    library's).
+ *    library's).  The same runs give the setter's own cost: how long A's
+ *    errseq_slot_set call takes when it wakes B (the FUTEX_WAKE included),
+ *    against the raw store + FUTEX_WAKE, and against a set nobody waits
+ *    for (a loop of sets on a slot without waiters, same run).
  *  - contention: processes set (alternating -EIO/-ENOSPC, so every call
  *    CASes) for a fixed time.  Baselines: raw CAS loops on one word, on
  *    two words in one cache line (what false sharing looks like here) and
@@ -279,11 +282,13 @@ static int futex(uint32_t *uaddr, int op, uint32_t val)
 	return (int)syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
 }
 
-static void wake_child(int lib, long n)
+static void wake_child(int lib, int pin, long n)
 {
 	struct errseq_client *c = NULL;
 	struct errseq_slot *s = NULL;
 
+	if (pin && bench_pin_cpu(1) < 0)
+		__atomic_store_n(&sh->pin_failed, 1, __ATOMIC_RELAXED);
 	if (lib)
 		child_open("wk.a", &c, &s);
 	__atomic_store_n(&sh->ready, 1, __ATOMIC_RELEASE);
@@ -321,10 +326,14 @@ static void wake_child(int lib, long n)
 	_exit(0);
 }
 
-/* One run of @n wake-ups; sh->samples gets the latencies. */
-static long wake_run(int lib, struct errseq_slot *s, long n)
+/* One run of @n wake-ups; sh->samples gets the latencies, @set_ns the
+ * setter's cost of each set (or store + FUTEX_WAKE) that woke B.  With
+ * @pin, B runs on CPU 1 and A on CPU 0, so B's wake-up cannot run on A's
+ * CPU in the middle of A's call. */
+static long wake_run(int lib, int pin, struct errseq_slot *s, long n,
+		     double *set_ns)
 {
-	uint64_t deadline = bench_now_ns() + TIMEOUT_NS;
+	uint64_t deadline = bench_now_ns() + TIMEOUT_NS, t0;
 	pid_t pid;
 
 	__atomic_store_n(&sh->ready, 0, __ATOMIC_RELAXED);
@@ -333,7 +342,9 @@ static long wake_run(int lib, struct errseq_slot *s, long n)
 	if (pid < 0)
 		bench_die("fork: %s", strerror(errno));
 	if (pid == 0)
-		wake_child(lib, n);
+		wake_child(lib, pin, n);
+	if (pin && bench_pin_cpu(0) < 0)
+		__atomic_store_n(&sh->pin_failed, 1, __ATOMIC_RELAXED);
 	spin_until_eq32(&sh->ready, 1, "wake child ready");
 	for (long k = 0; k < n; k++) {
 		spin_until_eq32(&sh->ack, (uint32_t)k + 1, "wake ack");
@@ -343,48 +354,99 @@ static long wake_run(int lib, struct errseq_slot *s, long n)
 			sched_yield();
 		}
 		/* release: B reads t0 after it wakes */
-		__atomic_store_n(&sh->t0, bench_now_ns(), __ATOMIC_RELEASE);
+		t0 = bench_now_ns();
+		__atomic_store_n(&sh->t0, t0, __ATOMIC_RELEASE);
 		if (lib) {
 			errseq_slot_set(s, (k & 1) ? -EIO : -ENOSPC);
 		} else {
 			__atomic_add_fetch(&sh->fword, 1, __ATOMIC_SEQ_CST);
 			futex(&sh->fword, FUTEX_WAKE, INT_MAX);
 		}
+		if (k < MAX_SAMPLES)
+			set_ns[k] = (double)(bench_now_ns() - t0);
 	}
 	reap(pid, "wake");
+	if (pin)
+		bench_unpin();
 	return n < MAX_SAMPLES ? n : MAX_SAMPLES;
 }
 
+/* Mean ns of one errseq_slot_set on @s, which nobody waits for (every
+ * call CASes: the errnos alternate), over @n calls. */
+static double plain_set_ns(struct errseq_slot *s, long n)
+{
+	uint64_t t0 = bench_now_ns();
+	unsigned acc = 0;
+
+	for (long i = 0; i < n; i++)
+		acc += (unsigned)errseq_slot_set(s, (i & 1) ? -EIO : -ENOSPC);
+	BENCH_KEEP(acc);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static double set_samples[MAX_SAMPLES];
+
 static void bench_wake(struct errseq_client *c)
 {
-	struct bench_row *r50, *r99;
-	struct errseq_slot *s;
+	struct bench_row *r50, *r99, *rset, *rplain;
+	struct errseq_slot *s, *plain;
 	long n = scaled(1000);
+	int pinned;
 
 	r50 = bench_row_add("us", "set -> process blocked in errseq_slot_wait "
 			    "returns, p50");
 	r99 = bench_row_add("us", "set -> process blocked in errseq_slot_wait "
 			    "returns, p99");
+	rset = bench_row_add("ns", "errseq_slot_set waking a process asleep "
+			     "in errseq_slot_wait: the setter's cost, p50");
+	rplain = bench_row_add("ns", "the same set's cost against a set "
+			       "nobody waits for");
 	snprintf(r50->base_name, sizeof(r50->base_name), "raw futex wake");
 	snprintf(r99->base_name, sizeof(r99->base_name), "raw futex wake");
-	if (errseq_slot_open(c, "wk.a", ERRSEQ_CREATE, &s) < 0)
+	snprintf(rset->base_name, sizeof(rset->base_name),
+		 "raw store + FUTEX_WAKE");
+	snprintf(rplain->base_name, sizeof(rplain->base_name),
+		 "errseq_slot_set, no waiter");
+	if (errseq_slot_open(c, "wk.a", ERRSEQ_CREATE, &s) < 0 ||
+	    errseq_slot_open(c, "wk.plain", ERRSEQ_CREATE, &plain) < 0)
 		bench_die("wake setup");
-	/* not pinned: the scheduler places the woken process */
+	/* the latencies unpinned: the scheduler places the woken process */
+	pinned = bench_ncpus() >= 2;
 	for (int rep = 0; rep < bench_opts.reps; rep++) {
-		double l50, l99, b50, b99;
+		double l50, l99, b50, b99, s50, sb50, s99, p;
 		long k;
 
-		k = wake_run(0, NULL, n);
+		k = wake_run(0, 0, NULL, n, set_samples);
 		pcts(sh->samples, (size_t)k, &b50, &b99);
-		k = wake_run(1, s, n);
+		k = wake_run(1, 0, s, n, set_samples);
 		pcts(sh->samples, (size_t)k, &l50, &l99);
+		/* the setter's cost: pinned apart, when there are 2 CPUs */
+		k = wake_run(0, pinned, NULL, n, set_samples);
+		pcts(set_samples, (size_t)k, &sb50, &s99);
+		k = wake_run(1, pinned, s, n, set_samples);
+		pcts(set_samples, (size_t)k, &s50, &s99);
+		p = plain_set_ns(plain, scaled(1000000));
 		bench_row_run(r50, l50 / 1000.0, b50 / 1000.0);
 		bench_row_run(r99, l99 / 1000.0, b99 / 1000.0);
+		bench_row_run(rset, s50, sb50);
+		bench_row_run(rplain, s50, p);
 	}
 	bench_row_reduce(r50);
 	bench_row_reduce(r99);
+	bench_row_reduce(rset);
+	bench_row_reduce(rplain);
 	bench_note(r50, "%ld wake-ups per run; each set is made only once "
 		   "/proc shows the waiter asleep (state S).", n);
+	bench_note(rset, "Timed around the call in the setter, %ld wake-ups per "
+		   "run as above but %s.", n, pinned ? "with the setter and "
+		   "the waiter pinned to different CPUs (unpinned, the woken "
+		   "process may run on the setter's CPU inside its call)" :
+		   "unpinned (one CPU: the woken process may run inside the "
+		   "setter's call)");
+	bench_note(rplain, "Baseline: the mean of %ld sets in a loop on a "
+		   "slot without waiters, same run (doc/design.md, \"Measured "
+		   "costs\").", scaled(1000000));
+	errseq_slot_close(plain);
 	errseq_slot_close(s);
 }
 

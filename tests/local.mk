@@ -177,11 +177,11 @@ TESTS += tests/client/test_static
 tests_client_test_static_SOURCES = tests/client/test_static.c
 tests_client_test_static_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_static_LDADD = $(CLIENT_TEST_LDADD) -ldl
-tests_client_test_static_CPPFLAGS = $(AM_CPPFLAGS) $(TEST_STATIC_CPPFLAGS)
-tests_client_test_static_LDFLAGS = $(AM_LDFLAGS) $(TEST_STATIC_LDFLAGS)
+tests_client_test_static_CPPFLAGS = $(AM_CPPFLAGS) $(TEST_STATIC_DEFS)
+tests_client_test_static_LDFLAGS = $(AM_LDFLAGS) $(TEST_STATIC_LINK)
 if ENABLE_STATIC
-TEST_STATIC_CPPFLAGS = -DESQ_TEST_STATIC=1
-TEST_STATIC_LDFLAGS = -static
+TEST_STATIC_DEFS = -DESQ_TEST_STATIC=1
+TEST_STATIC_LINK = -static
 endif
 
 # ---- errseqctl ($ERRSEQCTL_BIN) against the real daemon, and ctl/format.c ----
