@@ -282,13 +282,11 @@ static int futex(uint32_t *uaddr, int op, uint32_t val)
 	return (int)syscall(SYS_futex, uaddr, op, val, NULL, NULL, 0);
 }
 
-static void wake_child(int lib, int pin, long n)
+static void wake_child(int lib, long n)
 {
 	struct errseq_client *c = NULL;
 	struct errseq_slot *s = NULL;
 
-	if (pin && bench_pin_cpu(1) < 0)
-		__atomic_store_n(&sh->pin_failed, 1, __ATOMIC_RELAXED);
 	if (lib)
 		child_open("wk.a", &c, &s);
 	__atomic_store_n(&sh->ready, 1, __ATOMIC_RELEASE);
@@ -327,11 +325,8 @@ static void wake_child(int lib, int pin, long n)
 }
 
 /* One run of @n wake-ups; sh->samples gets the latencies, @set_ns the
- * setter's cost of each set (or store + FUTEX_WAKE) that woke B.  With
- * @pin, B runs on CPU 1 and A on CPU 0, so B's wake-up cannot run on A's
- * CPU in the middle of A's call. */
-static long wake_run(int lib, int pin, struct errseq_slot *s, long n,
-		     double *set_ns)
+ * setter's cost of each set (or store + FUTEX_WAKE) that woke B. */
+static long wake_run(int lib, struct errseq_slot *s, long n, double *set_ns)
 {
 	uint64_t deadline = bench_now_ns() + TIMEOUT_NS, t0;
 	pid_t pid;
@@ -342,9 +337,7 @@ static long wake_run(int lib, int pin, struct errseq_slot *s, long n,
 	if (pid < 0)
 		bench_die("fork: %s", strerror(errno));
 	if (pid == 0)
-		wake_child(lib, pin, n);
-	if (pin && bench_pin_cpu(0) < 0)
-		__atomic_store_n(&sh->pin_failed, 1, __ATOMIC_RELAXED);
+		wake_child(lib, n);
 	spin_until_eq32(&sh->ready, 1, "wake child ready");
 	for (long k = 0; k < n; k++) {
 		spin_until_eq32(&sh->ack, (uint32_t)k + 1, "wake ack");
@@ -366,8 +359,6 @@ static long wake_run(int lib, int pin, struct errseq_slot *s, long n,
 			set_ns[k] = (double)(bench_now_ns() - t0);
 	}
 	reap(pid, "wake");
-	if (pin)
-		bench_unpin();
 	return n < MAX_SAMPLES ? n : MAX_SAMPLES;
 }
 
@@ -391,7 +382,6 @@ static void bench_wake(struct errseq_client *c)
 	struct bench_row *r50, *r99, *rset, *rplain;
 	struct errseq_slot *s, *plain;
 	long n = scaled(1000);
-	int pinned;
 
 	r50 = bench_row_add("us", "set -> process blocked in errseq_slot_wait "
 			    "returns, p50");
@@ -410,20 +400,16 @@ static void bench_wake(struct errseq_client *c)
 	if (errseq_slot_open(c, "wk.a", ERRSEQ_CREATE, &s) < 0 ||
 	    errseq_slot_open(c, "wk.plain", ERRSEQ_CREATE, &plain) < 0)
 		bench_die("wake setup");
-	/* the latencies unpinned: the scheduler places the woken process */
-	pinned = bench_ncpus() >= 2;
+	/* not pinned: the scheduler places the woken process */
 	for (int rep = 0; rep < bench_opts.reps; rep++) {
 		double l50, l99, b50, b99, s50, sb50, s99, p;
 		long k;
 
-		k = wake_run(0, 0, NULL, n, set_samples);
+		k = wake_run(0, NULL, n, set_samples);
 		pcts(sh->samples, (size_t)k, &b50, &b99);
-		k = wake_run(1, 0, s, n, set_samples);
-		pcts(sh->samples, (size_t)k, &l50, &l99);
-		/* the setter's cost: pinned apart, when there are 2 CPUs */
-		k = wake_run(0, pinned, NULL, n, set_samples);
 		pcts(set_samples, (size_t)k, &sb50, &s99);
-		k = wake_run(1, pinned, s, n, set_samples);
+		k = wake_run(1, s, n, set_samples);
+		pcts(sh->samples, (size_t)k, &l50, &l99);
 		pcts(set_samples, (size_t)k, &s50, &s99);
 		p = plain_set_ns(plain, scaled(1000000));
 		bench_row_run(r50, l50 / 1000.0, b50 / 1000.0);
@@ -437,12 +423,10 @@ static void bench_wake(struct errseq_client *c)
 	bench_row_reduce(rplain);
 	bench_note(r50, "%ld wake-ups per run; each set is made only once "
 		   "/proc shows the waiter asleep (state S).", n);
-	bench_note(rset, "Timed around the call in the setter, %ld wake-ups per "
-		   "run as above but %s.", n, pinned ? "with the setter and "
-		   "the waiter pinned to different CPUs (unpinned, the woken "
-		   "process may run on the setter's CPU inside its call)" :
-		   "unpinned (one CPU: the woken process may run inside the "
-		   "setter's call)");
+	bench_note(rset, "Timed around the call in the setter, in the same "
+		   "wake-ups as above (unpinned: where the woken process runs "
+		   "on the setter's CPU, its turn may fall inside the call, as "
+		   "it would for any setter).");
 	bench_note(rplain, "Baseline: the mean of %ld sets in a loop on a "
 		   "slot without waiters, same run (doc/design.md, \"Measured "
 		   "costs\").", scaled(1000000));
