@@ -15,7 +15,12 @@
  *  - wake: B sleeps in errseq_slot_wait; A waits until /proc says B sleeps,
  *    notes the time and sets; B notes the time it returned.  Baseline: a
  *    raw store + FUTEX_WAKE to a FUTEX_WAIT sleeper (shared futex, as the
- *    library's).
+ *    library's).  The same runs give the setter's own cost: the CPU time
+ *    (CLOCK_THREAD_CPUTIME_ID, less the clock's own cost) of A's
+ *    errseq_slot_set call when it wakes B, FUTEX_WAKE included, against
+ *    the raw store + FUTEX_WAKE, and against a set nobody waits for (a
+ *    loop of sets on a slot without waiters, same run).  CPU time, not
+ *    wall time: B, woken on A's CPU, may run in the middle of A's call.
  *  - contention: processes set (alternating -EIO/-ENOSPC, so every call
  *    CASes) for a fixed time.  Baselines: raw CAS loops on one word, on
  *    two words in one cache line (what false sharing looks like here) and
@@ -59,6 +64,7 @@ struct shared {
 	uint32_t ack __attribute__((aligned(64)));	/* wake: B armed */
 	uint32_t pin_failed;				/* a child's pin */
 	uint64_t t0 __attribute__((aligned(64)));	/* wake: set time */
+	uint32_t quiet __attribute__((aligned(64)));	/* nobody waits */
 	/* contention: two words in one line, then words in two lines */
 	uint64_t same_line[2] __attribute__((aligned(64)));
 	uint64_t line0[8] __attribute__((aligned(64)));
@@ -321,10 +327,33 @@ static void wake_child(int lib, long n)
 	_exit(0);
 }
 
-/* One run of @n wake-ups; sh->samples gets the latencies. */
-static long wake_run(int lib, struct errseq_slot *s, long n)
+/* This thread's CPU time in ns. */
+static uint64_t thread_cpu_ns(void)
 {
-	uint64_t deadline = bench_now_ns() + TIMEOUT_NS;
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* The median CPU time two back-to-back thread_cpu_ns() calls measure. */
+static double thread_cpu_overhead_ns(void)
+{
+	static double v[1001];
+
+	for (int i = 0; i < 1001; i++) {
+		uint64_t c0 = thread_cpu_ns();
+
+		v[i] = (double)(thread_cpu_ns() - c0);
+	}
+	return bench_median(v, 1001);
+}
+
+/* One run of @n wake-ups; sh->samples gets the latencies, @set_ns the
+ * setter's CPU time of each set (or store + FUTEX_WAKE) that woke B. */
+static long wake_run(int lib, struct errseq_slot *s, long n, double *set_ns)
+{
+	uint64_t deadline = bench_now_ns() + TIMEOUT_NS, c0;
 	pid_t pid;
 
 	__atomic_store_n(&sh->ready, 0, __ATOMIC_RELAXED);
@@ -342,6 +371,7 @@ static long wake_run(int lib, struct errseq_slot *s, long n)
 			bench_check_deadline(deadline, "wake: child asleep");
 			sched_yield();
 		}
+		c0 = thread_cpu_ns();
 		/* release: B reads t0 after it wakes */
 		__atomic_store_n(&sh->t0, bench_now_ns(), __ATOMIC_RELEASE);
 		if (lib) {
@@ -350,41 +380,106 @@ static long wake_run(int lib, struct errseq_slot *s, long n)
 			__atomic_add_fetch(&sh->fword, 1, __ATOMIC_SEQ_CST);
 			futex(&sh->fword, FUTEX_WAKE, INT_MAX);
 		}
+		if (k < MAX_SAMPLES)
+			set_ns[k] = (double)(thread_cpu_ns() - c0);
 	}
 	reap(pid, "wake");
 	return n < MAX_SAMPLES ? n : MAX_SAMPLES;
 }
 
+/* Mean ns of one errseq_slot_set on @s, which nobody waits for (every
+ * call CASes: the errnos alternate), over @n calls. */
+static double plain_set_ns(struct errseq_slot *s, long n)
+{
+	uint64_t t0 = bench_now_ns();
+	unsigned acc = 0;
+
+	for (long i = 0; i < n; i++)
+		acc += (unsigned)errseq_slot_set(s, (i & 1) ? -EIO : -ENOSPC);
+	BENCH_KEEP(acc);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+/* Mean ns of one FUTEX_WAKE on a word nobody waits on, over @n calls. */
+static double empty_wake_ns(long n)
+{
+	uint64_t t0 = bench_now_ns();
+
+	for (long i = 0; i < n; i++)
+		futex(&sh->quiet, FUTEX_WAKE, INT_MAX);
+	return (double)(bench_now_ns() - t0) / (double)n;
+}
+
+static double set_samples[MAX_SAMPLES];
+
 static void bench_wake(struct errseq_client *c)
 {
-	struct bench_row *r50, *r99;
-	struct errseq_slot *s;
+	struct bench_row *r50, *r99, *rset, *rplain, *rempty;
+	struct errseq_slot *s, *plain;
 	long n = scaled(1000);
 
 	r50 = bench_row_add("us", "set -> process blocked in errseq_slot_wait "
 			    "returns, p50");
 	r99 = bench_row_add("us", "set -> process blocked in errseq_slot_wait "
 			    "returns, p99");
+	rset = bench_row_add("ns", "errseq_slot_set waking a process asleep "
+			     "in errseq_slot_wait: the setter's CPU time, p50");
+	rplain = bench_row_add("ns", "the same set's cost against a set "
+			       "nobody waits for");
+	rempty = bench_row_add("ns", "the same set's cost against a FUTEX_WAKE "
+			       "nobody waits for");
 	snprintf(r50->base_name, sizeof(r50->base_name), "raw futex wake");
 	snprintf(r99->base_name, sizeof(r99->base_name), "raw futex wake");
-	if (errseq_slot_open(c, "wk.a", ERRSEQ_CREATE, &s) < 0)
+	snprintf(rempty->base_name, sizeof(rempty->base_name),
+		 "FUTEX_WAKE, no waiter");
+	snprintf(rset->base_name, sizeof(rset->base_name),
+		 "raw store + FUTEX_WAKE");
+	snprintf(rplain->base_name, sizeof(rplain->base_name),
+		 "errseq_slot_set, no waiter");
+	if (errseq_slot_open(c, "wk.a", ERRSEQ_CREATE, &s) < 0 ||
+	    errseq_slot_open(c, "wk.plain", ERRSEQ_CREATE, &plain) < 0)
 		bench_die("wake setup");
 	/* not pinned: the scheduler places the woken process */
 	for (int rep = 0; rep < bench_opts.reps; rep++) {
-		double l50, l99, b50, b99;
+		double l50, l99, b50, b99, s50, sb50, s99, p, o, e;
 		long k;
 
-		k = wake_run(0, NULL, n);
+		k = wake_run(0, NULL, n, set_samples);
 		pcts(sh->samples, (size_t)k, &b50, &b99);
-		k = wake_run(1, s, n);
+		pcts(set_samples, (size_t)k, &sb50, &s99);
+		k = wake_run(1, s, n, set_samples);
 		pcts(sh->samples, (size_t)k, &l50, &l99);
+		pcts(set_samples, (size_t)k, &s50, &s99);
+		p = plain_set_ns(plain, scaled(1000000));
+		e = empty_wake_ns(scaled(100000));
+		o = thread_cpu_overhead_ns();
+		s50 -= o;
+		sb50 -= o;
 		bench_row_run(r50, l50 / 1000.0, b50 / 1000.0);
 		bench_row_run(r99, l99 / 1000.0, b99 / 1000.0);
+		bench_row_run(rset, s50, sb50);
+		bench_row_run(rplain, s50, p);
+		bench_row_run(rempty, s50, e);
 	}
 	bench_row_reduce(r50);
 	bench_row_reduce(r99);
+	bench_row_reduce(rset);
+	bench_row_reduce(rplain);
+	bench_row_reduce(rempty);
 	bench_note(r50, "%ld wake-ups per run; each set is made only once "
 		   "/proc shows the waiter asleep (state S).", n);
+	bench_note(rset, "The setter's CPU time (CLOCK_THREAD_CPUTIME_ID) "
+		   "around the call, less the clock's own (the median of "
+		   "back-to-back reads, same run), in the same wake-ups as "
+		   "above; the wall time may also hold the woken process's "
+		   "turn on the setter's CPU.");
+	bench_note(rplain, "Baseline: the mean of %ld sets in a loop on a "
+		   "slot without waiters, same run (doc/design.md, \"Measured "
+		   "costs\").", scaled(1000000));
+	bench_note(rempty, "Baseline: the mean of %ld FUTEX_WAKE calls on a "
+		   "word nobody waits on, same run: what any system call "
+		   "costs on this machine now.", scaled(100000));
+	errseq_slot_close(plain);
 	errseq_slot_close(s);
 }
 

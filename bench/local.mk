@@ -5,7 +5,8 @@
 # them all through bench/run.sh, prints one table per program and writes
 # bench/results/<program>.json and .txt in the build directory.
 # BENCHMARKS.md at the top of the tree holds the figures and how to
-# reproduce them.
+# reproduce them.  Packages beyond the build's: redis-server (bench_alt's
+# Redis row, which says SKIP without it): apt-get install -y redis-server.
 
 BENCH_BINS = bench/bench_data bench/bench_xproc bench/bench_ctl \
 	bench/bench_alt bench/bench_watch bench/bench_exporter bench/bench_preload

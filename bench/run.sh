@@ -9,6 +9,9 @@
 # the tables are printed together, with the machine they were measured on,
 # into $BENCH_OUT/summary.md.  Exit status: non-zero if a program failed
 # to run (a MISS against a goal is a result, not a failure).
+#
+# Packages beyond the build's: redis-server, for bench_alt's Redis row
+# (apt-get install -y redis-server); without it that row says SKIP.
 set -u
 
 builddir=${1:?usage: run.sh BUILDDIR [--quick] [--reps N] [PROGRAM...]}
@@ -34,6 +37,12 @@ done
 [ -n "$progs" ] || progs="bench_data bench_xproc bench_alt bench_ctl bench_watch bench_exporter bench_preload"
 
 mkdir -p "$BENCH_OUT"
+case " $progs " in
+*" bench_alt "*)
+	command -v redis-server >/dev/null 2>&1 || [ -x /usr/bin/redis-server ] ||
+		[ -n "${REDIS_SERVER:-}" ] ||
+		echo "run.sh: no redis-server: bench_alt's Redis row will say SKIP (apt-get install -y redis-server)" >&2 ;;
+esac
 status=0
 start=$(date +%s)
 for p in $progs; do

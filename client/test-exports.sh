@@ -32,4 +32,24 @@ if [ "$exported" != "$wanted" ]; then
 	fail=1
 fi
 [ "$fail" = 0 ] && echo "test-exports: $(echo "$exported" | wc -l) errseq_* symbols, nothing else"
+
+# liberrseq-client.a (--enable-static) has no version script: its internal
+# functions stay global, so they must keep to the library's prefixes
+# (errseq__ and esd_) and never take a name a program might use.  Every
+# exported function must be in it too.
+a=$top_build/client/.libs/liberrseq-client.a
+if [ -f "$a" ]; then
+	globals=$(nm -g --defined-only "$a" | awk 'NF == 3 { print $3 }' | sort -u)
+	for s in $globals; do
+		case $s in
+		errseq_*|esd_*) ;;
+		*) echo "test-exports: liberrseq-client.a defines $s"; fail=1 ;;
+		esac
+	done
+	for s in $wanted; do
+		echo "$globals" | grep -qx "$s" ||
+			{ echo "test-exports: liberrseq-client.a lacks $s"; fail=1; }
+	done
+	[ "$fail" = 0 ] && echo "test-exports: liberrseq-client.a: $(echo "$globals" | wc -l) global symbols, all errseq_* or esd_*"
+fi
 exit $fail

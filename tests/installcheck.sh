@@ -49,6 +49,42 @@ case $out in
 *) echo "installcheck: errseqctl stat did not show EIO"; exit 1 ;;
 esac
 
+# liberrseq-client.a, when installed (./configure --enable-static): the
+# producer linked with pkg-config --static, first with the archive in place
+# of -lerrseq-client (the C library stays shared), then wholly static.
+# Neither may need liberrseq-client.so, so they run with the loader pointed
+# nowhere.
+if [ -f "$libdir/liberrseq-client.a" ]; then
+	sflags=$(pkg-config --static --libs liberrseq-client)
+	echo "installcheck: static: $sflags"
+	# shellcheck disable=SC2086
+	$cc -std=gnu11 -Wall -Wextra -Werror -o "$tmp/producer-a" \
+		"$srcdir/examples/producer.c" $(pkg-config --cflags liberrseq-client) \
+		$(echo "$sflags" | sed 's/-lerrseq-client/-l:liberrseq-client.a/')
+	# glibc warns that getpwnam_r, linked statically, loads NSS modules
+	# at run time: not an error
+	# shellcheck disable=SC2086
+	$cc -std=gnu11 -Wall -Wextra -Werror -static -o "$tmp/producer-static" \
+		"$srcdir/examples/producer.c" \
+		$(pkg-config --static --cflags liberrseq-client) $sflags \
+		2>"$tmp/static-ld.log" || { cat "$tmp/static-ld.log"; exit 1; }
+	for p in producer-a producer-static; do
+		if command -v readelf >/dev/null 2>&1 &&
+			readelf -d "$tmp/$p" | grep -q 'NEEDED.*liberrseq-client'; then
+			echo "installcheck: $p needs liberrseq-client.so"; exit 1
+		fi
+		LD_LIBRARY_PATH=/nonexistent "$tmp/$p" "static/$p" ENOSPC
+		out=$("$bindir/errseqctl" --json stat "static/$p")
+		case $out in
+		*'"errno_name":"ENOSPC"'*|*'"errno_name": "ENOSPC"'*) ;;
+		*) echo "installcheck: $p did not record ENOSPC: $out"; exit 1 ;;
+		esac
+	done
+	echo "installcheck: static: producer-a and producer-static OK"
+else
+	echo "installcheck: static: no liberrseq-client.a (configured without --enable-static)"
+fi
+
 # errseq-run finds the installed liberrseq-preload.so by itself: dd meets
 # EFBIG (RLIMIT_FSIZE) under it, and the error lands in a dev/ slot.
 unset ERRSEQ_PRELOAD_LIB

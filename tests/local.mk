@@ -175,6 +175,21 @@ tests_client_test_errnames_SOURCES = tests/client/test_errnames.c
 tests_client_test_errnames_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_errnames_LDADD = $(CLIENT_TEST_LDADD)
 
+# liberrseq-client.a (./configure --enable-static): this program links the
+# static library (libtool's -static: no uninstalled .so) and runs against a
+# real daemon; built without it, it skips (77) and says why.
+check_PROGRAMS += tests/client/test_static
+TESTS += tests/client/test_static
+tests_client_test_static_SOURCES = tests/client/test_static.c
+tests_client_test_static_CFLAGS = $(CLIENT_TEST_CFLAGS)
+tests_client_test_static_LDADD = $(CLIENT_TEST_LDADD) -ldl
+tests_client_test_static_CPPFLAGS = $(AM_CPPFLAGS) $(TEST_STATIC_DEFS)
+tests_client_test_static_LDFLAGS = $(AM_LDFLAGS) $(TEST_STATIC_LINK)
+if ENABLE_STATIC
+TEST_STATIC_DEFS = -DESQ_TEST_STATIC=1
+TEST_STATIC_LINK = -static
+endif
+
 # ---- errseqctl ($ERRSEQCTL_BIN) against the real daemon, and ctl/format.c ----
 
 CTL_TESTS = \
