@@ -7,6 +7,8 @@ top=$(cd "$(dirname "$0")" && pwd)
 # Tests also use python3 (parses errseqctl's JSON), systemd-analyze (verifies
 # the units) and runuser/setpriv (security tests).
 need_packages $BUILD_PACKAGES python3 systemd util-linux procps ${ERRSEQ_EXTRA_PACKAGES:-}
+# The tests cover liberrseq-client.a too (tests/client/test_static).
+ERRSEQ_CONFIGURE_FLAGS="--enable-static ${ERRSEQ_CONFIGURE_FLAGS:-}"
 build
 cd "$build_dir"
 if ! make -j"$(nproc)" check; then
