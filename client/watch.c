@@ -50,9 +50,9 @@
  * the caller's last look is seen either then or by the wake of the set.
  *
  * Locking.  w->lock guards the cursor list, the groups and the threads'
- * state; it is never held across a sleep (it is across the ARM round trip
- * of a slot not armed on this connection yet, once per slot and
- * connection).  Only the looker touches the ring.  A cursor must be
+ * state; it is never held across a sleep.  errseq_watch_add ARMs the
+ * cursor's slot before taking it; the threads ARM again under it, which is
+ * a round trip only after a reconnect.  Only the looker touches the ring.  A cursor must be
  * removed from its watch before it, or its slot, is freed.  Cursor
  * positions are read with the relaxed loads errseq_cursor_check uses.  A
  * slot word is reached only through slot_word().
@@ -128,8 +128,11 @@ struct watch_entry {
 #ifndef IORING_SETUP_DEFER_TASKRUN
 #define IORING_SETUP_DEFER_TASKRUN	(1U << 13)
 #endif
+#ifndef IORING_SQ_CQ_OVERFLOW
+#define IORING_SQ_CQ_OVERFLOW		(1U << 1)
+#endif
 #ifndef IORING_SQ_TASKRUN
-#define IORING_SQ_TASKRUN		(1U << 1)
+#define IORING_SQ_TASKRUN		(1U << 2)
 #endif
 #ifndef IORING_CQ_EVENTFD_DISABLED
 #define IORING_CQ_EVENTFD_DISABLED	(1U << 0)
@@ -510,8 +513,7 @@ static uint64_t ud_group(size_t gi, uint32_t gen)
 /* The eventfd's signal on completions: on or off. */
 static void evfd_signal(struct ring *r, bool on)
 {
-	/* seq_cst: "on" is ordered before the look at IORING_SQ_TASKRUN
-	 * that follows (see ring_take) */
+	/* seq_cst: ordered before the take that follows */
 	if (on)
 		__atomic_and_fetch(r->cq_flags, ~IORING_CQ_EVENTFD_DISABLED,
 				   __ATOMIC_SEQ_CST);
@@ -535,6 +537,7 @@ static void ring_take(struct errseq_watch *w)
 	struct ring *r = &w->r;
 	unsigned head, tail;
 
+again:
 	(void)uring_enter(r->fd, 0, 0, IORING_ENTER_GETEVENTS);
 	head = *r->cq_head;
 	/* acquire: the CQEs before the tail the kernel wrote */
@@ -553,6 +556,11 @@ static void ring_take(struct errseq_watch *w)
 	}
 	/* release: we are done with the CQEs before head */
 	__atomic_store_n(r->cq_head, head, __ATOMIC_RELEASE);
+	/* more completions than the CQ holds wait in the kernel's overflow
+	 * list (IORING_FEAT_NODROP): the next enter moves them in */
+	if (__atomic_load_n(r->sq_flags, __ATOMIC_ACQUIRE) &
+	    (IORING_SQ_CQ_OVERFLOW | IORING_SQ_TASKRUN))
+		goto again;
 }
 
 /*
@@ -609,59 +617,49 @@ static bool submit_group(struct errseq_watch *w, size_t gi)
 /*
  * The looker's re-arm (w->lock held): take the completions, cancel the
  * requests of groups whose membership changed, and queue a request for
- * every group without one.  The eventfd's signal is off meanwhile: taking
- * a completion would signal it again, and so would a cancelled request's.
- * A wake while it is off is not lost: either its completion is taken here
- * (then its group is submitted again, and its news seen), or it came after
- * the last take, and then the kernel's queue of completion work is not
- * empty, which IORING_SQ_TASKRUN shows once the signal is back on: take
- * again.  A group with news already signals the eventfd.
+ * every group without one.  The eventfd's signal is off while we take the
+ * completions of wakes the caller has already been told of, and the
+ * cancelled requests': taking them would signal it again.  A wake while it
+ * is off is not lost: either its completion is among those taken (then its
+ * group is submitted again below, and its news seen there), or it came
+ * after the last take with the signal off; then the take with the signal
+ * on posts it, which signals.  That take also empties the kernel's queue
+ * of completion work, so that the next wake signals (the kernel signals
+ * when that queue goes from empty to not empty).
  */
 static void ring_rearm(struct errseq_watch *w)
 {
 	bool news = false, cancelled = false;
 
 	evfd_signal(&w->r, false);
-	for (int round = 0;; round++) {
-		ring_take(w);
-		for (size_t gi = 0; gi < w->ng; gi++) {
-			struct group *g = w->g[gi];
-			struct io_uring_sqe *sqe;
+	ring_take(w);
+	for (size_t gi = 0; gi < w->ng; gi++) {
+		struct group *g = w->g[gi];
+		struct io_uring_sqe *sqe;
 
-			if (!g->inflight || !g->dirty)
-				continue;
-			sqe = ring_sqe(&w->r);
-			if (!sqe)
-				continue;
-			sqe->opcode = IORING_OP_ASYNC_CANCEL;
-			sqe->fd = -1;
-			sqe->addr = ud_group(gi, g->gen);
-			sqe->user_data = UD_OTHER << UD_KIND_SHIFT;
-			cancelled = true;
-		}
-		if (cancelled) {
-			/* the cancelled requests' completions, and the
-			 * cancels' own */
-			(void)ring_flush(&w->r);
-			ring_take(w);
-			cancelled = false;
-		}
-		for (size_t gi = 0; gi < w->ng; gi++)
-			if (!w->g[gi]->inflight || w->g[gi]->dirty)
-				news |= submit_group(w, gi);
-		if (ring_flush(&w->r) < 0)
-			w->degraded = true;
-		evfd_signal(&w->r, true);
-		if (!(__atomic_load_n(w->r.sq_flags, __ATOMIC_SEQ_CST) &
-		      IORING_SQ_TASKRUN))
-			break;
-		if (round == 3) {
-			news = true;	/* wakes keep coming: let the caller
-					 * look */
-			break;
-		}
-		evfd_signal(&w->r, false);
+		if (!g->inflight || !g->dirty)
+			continue;
+		sqe = ring_sqe(&w->r);
+		if (!sqe)
+			continue;
+		sqe->opcode = IORING_OP_ASYNC_CANCEL;
+		sqe->fd = -1;
+		sqe->addr = ud_group(gi, g->gen);
+		sqe->user_data = UD_OTHER << UD_KIND_SHIFT;
+		cancelled = true;
 	}
+	if (cancelled) {
+		/* the cancelled requests' completions, and the cancels' */
+		(void)ring_flush(&w->r);
+		ring_take(w);
+	}
+	evfd_signal(&w->r, true);
+	ring_take(w);
+	for (size_t gi = 0; gi < w->ng; gi++)
+		if (!w->g[gi]->inflight || w->g[gi]->dirty)
+			news |= submit_group(w, gi);
+	if (ring_flush(&w->r) < 0)
+		w->degraded = true;
 	if (news)
 		signal_fd(w);
 }
@@ -903,6 +901,11 @@ ERRSEQ_EXPORT int errseq_watch_add(struct errseq_watch *w,
 		return -EINVAL;
 	if (cur->slot->client != w->client)
 		return -EXDEV;
+	/* Count the watch among the slot's waiters now (once per slot and
+	 * connection; best effort, the threads' fresh looks cover a
+	 * failure), so that the thread's ARM under w->lock is a no-op and
+	 * errseq_watch_next never waits behind a round trip. */
+	(void)errseq__request_arm(cur->slot);
 	pthread_mutex_lock(&w->lock);
 	for (size_t i = 0; i < w->n; i++)
 		if (w->e[i].cur == cur) {

@@ -361,6 +361,63 @@ START_TEST(watch_many_cursors_add_remove_no_spurious)
 }
 END_TEST
 
+#define NHUGE		2500	/* completions beyond the ring's CQ */
+
+/* Every one of NHUGE slots set, twice: every cursor reported each time
+ * (the second round needs every request re-armed after the first). */
+START_TEST(watch_thousands_of_cursors_all_set_twice)
+{
+	struct errseq_client *c;
+	struct errseq_slot **s = calloc(NHUGE, sizeof(*s));
+	struct errseq_cursor **cur = calloc(NHUGE, sizeof(*cur)), *got;
+	unsigned char *seen = calloc(NHUGE, 1);
+	struct errseq_watch *w;
+	char name[16];
+
+	ck_assert(s && cur && seen);
+	ck_assert_int_eq(errseq_client_open(D.sock, &c), 0);
+	ck_assert_int_eq(errseq_watch_new(c, &w), 0);
+	for (int i = 0; i < NHUGE; i++) {
+		snprintf(name, sizeof(name), "h%d", i);
+		ck_assert_int_eq(errseq_slot_open(c, name, ERRSEQ_CREATE,
+						  &s[i]), 0);
+		ck_assert_int_eq(errseq_cursor_new(s[i], &cur[i]), 0);
+		ck_assert_int_eq(errseq_watch_add(w, cur[i]), 0);
+	}
+	ck_assert(!readable(errseq_watch_fd(w), 300));
+	for (int round = 0; round < 2; round++) {
+		int e = round ? EROFS : EIO, left = NHUGE, r;
+
+		memset(seen, 0, NHUGE);
+		for (int i = 0; i < NHUGE; i++)
+			ck_assert_int_eq(errseq_slot_set(s[i], -e), 0);
+		while (left > 0) {
+			ck_assert_msg(readable(errseq_watch_fd(w), POLL_MS),
+				      "round %d: %d cursors not reported",
+				      round, left);
+			while ((r = errseq_watch_next(w, &got)) != 0) {
+				long i = -1;
+
+				ck_assert_int_eq(r, -e);
+				for (int k = 0; k < NHUGE && i < 0; k++)
+					if (cur[k] == got)
+						i = k;
+				ck_assert_int_ge(i, 0);
+				ck_assert_int_eq(seen[i], 0);
+				seen[i] = 1;
+				left--;
+			}
+		}
+		ck_assert(!readable(errseq_watch_fd(w), 300));
+	}
+	errseq_watch_free(w);
+	errseq_client_close(c);
+	free(seen);
+	free(cur);
+	free(s);
+}
+END_TEST
+
 /* Does this process hold an io_uring instance's fd? */
 static bool holds_io_uring(void)
 {
@@ -500,6 +557,7 @@ static int run_suite(const char *how)
 	tcase_add_test(tc, watch_argument_errors);
 	tcase_add_test(tc, watch_128_slots_random_sets_no_miss_no_duplicate);
 	tcase_add_test(tc, watch_many_cursors_add_remove_no_spurious);
+	tcase_add_test(tc, watch_thousands_of_cursors_all_set_twice);
 	tcase_add_test(tc, watch_uses_io_uring_where_the_kernel_has_it);
 	tcase_add_test(tc, watch_falls_back_when_io_uring_is_refused);
 	suite_add_tcase(su, tc);
