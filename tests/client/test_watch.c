@@ -442,22 +442,23 @@ static bool holds_io_uring(void)
 	return found;
 }
 
-/* Linux 6.7 or later (IORING_OP_FUTEX_WAITV), io_uring not disabled. */
+/* Linux 6.7 or later (IORING_OP_FUTEX_WAITV), and io_uring_setup allowed
+ * here (not disabled by sysctl, not refused by a container's seccomp). */
 static bool kernel_has_uring_futex(void)
 {
 	struct utsname u;
-	int maj = 0, min = 0, dis = 0;
-	FILE *f;
+	int maj = 0, min = 0;
+	unsigned char params[120] = { 0 };	/* struct io_uring_params */
+	long fd;
 
-	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &maj, &min) != 2)
+	if (uname(&u) != 0 || sscanf(u.release, "%d.%d", &maj, &min) != 2 ||
+	    !(maj > 6 || (maj == 6 && min >= 7)))
 		return false;
-	f = fopen("/proc/sys/kernel/io_uring_disabled", "r");
-	if (f) {
-		if (fscanf(f, "%d", &dis) != 1)
-			dis = 0;
-		fclose(f);
-	}
-	return (maj > 6 || (maj == 6 && min >= 7)) && dis == 0;
+	fd = syscall(SYS_io_uring_setup, 4, params);
+	if (fd < 0)
+		return false;
+	close((int)fd);
+	return true;
 }
 
 /* A watch set, reported, drained: 0 if it worked. */
