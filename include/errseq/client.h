@@ -227,7 +227,7 @@ struct errseq_slot *errseq_cursor_slot(const struct errseq_cursor *cur);
 /*
  * Watches: one pollable fd for many cursors, for event loops.
  *
- * errseq_watch_new - an empty watch on @c's cursors.  Starts one helper
+ * errseq_watch_new - an empty watch on @c's cursors.  Starts one
  * thread (which blocks every signal).  Returns 0, -EINVAL, -ENOMEM,
  * ERRSEQ_EFORKED, or a negative errno from eventfd(2)/pthread_create(3).
  *
@@ -250,9 +250,12 @@ struct errseq_slot *errseq_cursor_slot(const struct errseq_cursor *cur);
  * errseq_watch_free - stop and free; the cursors stay.  NULL: no-op.
  *
  * Cost: a set with a watch armed on its slot makes one FUTEX_WAKE, as with
- * any waiter; sets of slots nobody watches make none.  The helper thread
- * sleeps in futex_waitv(2) on up to 127 cursors (Linux 5.16 and later);
- * beyond 127 cursors, or without futex_waitv, it looks every 10 ms.
+ * any waiter; sets of slots nobody watches make none.  On Linux 6.7 and
+ * later the fd is signalled by the kernel from inside the setter's wake
+ * (io_uring FUTEX_WAITV requests, re-armed by the watch's thread); else,
+ * or with ERRSEQ_WATCH=thread, a helper thread sleeps in futex_waitv(2)
+ * (Linux 5.16 and later) and signals it.  Either way every cursor is also
+ * looked at every 250 ms, so a lost wake-up costs latency, never a report.
  */
 struct errseq_watch;
 int errseq_watch_new(struct errseq_client *c, struct errseq_watch **out);
