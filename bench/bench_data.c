@@ -554,6 +554,23 @@ static void bench_many(void)
 	       acc_ += (unsigned)(errseq_slot_check)(h[order[i & (MANY_HANDLES - 1)]],
 						     0));
 	bench_goal_le(rd, rd->ratio, 1.5, "ratio <= 1.5");
+	{
+		struct bench_row *ri = bench_row_add("ns/call",
+			"errseq_slot_check with ERRSEQ_INLINE over %u open "
+			"handles, random order", MANY_HANDLES);
+
+		snprintf(ri->base_name, sizeof(ri->base_name), "inline "
+			 "acquire load, same order over as many slot words");
+		PAIRED(ri, nr,
+		       acc_ += (unsigned)INLINE_LOAD(
+				rawp[order[i & (MANY_HANDLES - 1)]],
+				ESD_WORD(1, 0)),
+		       acc_ += (unsigned)errseq_slot_check(
+				h[order[i & (MANY_HANDLES - 1)]], 0));
+		bench_note(ri, "The same walk with the check compiled in on "
+			   "both sides: what is left is the handle's own cache "
+			   "line (informative).");
+	}
 	bench_note(rd, "A program holds one pointer per slot on both sides: "
 		   "the baseline an array of pointers to 64-byte slot words "
 		   "of its own (4 MiB), loaded in the same random order; the "
