@@ -166,6 +166,10 @@ tests_client_test_env_CFLAGS = $(CLIENT_TEST_CFLAGS)
 tests_client_test_env_LDFLAGS = $(AM_LDFLAGS) -no-install
 tests_client_test_env_LDADD = client/liberrseq-client.la $(CHECK_LIBS)
 
+# the two event-loop examples (examples/), run against a private daemon
+TESTS += tests/client/examples.sh
+EXTRA_DIST += tests/client/examples.sh
+
 # built with ERRSEQ_INLINE (defined in the file): the header's inline checks
 tests_client_test_inline_SOURCES = tests/client/test_inline.c
 tests_client_test_inline_CFLAGS = $(CLIENT_TEST_CFLAGS)
