@@ -13,7 +13,7 @@ build
 cd "$build_dir"
 if ! make -j"$(nproc)" check; then
 	for log in $(find . -name '*.log' -newer Makefile | grep -v config.log); do
-		if grep -q -E '^(FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
+		if grep -q -E '^:test-result: (FAIL|ERROR)' "${log%.log}.trs" 2>/dev/null; then
 			echo "===== $log" >&2
 			tail -n 60 "$log" >&2
 		fi

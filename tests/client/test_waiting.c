@@ -239,6 +239,7 @@ static void on_usr1(int sig)
 struct eintr_arg {
 	struct errseq_slot *s;
 	int r;
+	int done;
 };
 
 static void *eintr_waiter(void *arg)
@@ -246,6 +247,7 @@ static void *eintr_waiter(void *arg)
 	struct eintr_arg *a = arg;
 
 	a->r = errseq_slot_wait(a->s, 0, LONG_MS);
+	__atomic_store_n(&a->done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -261,7 +263,13 @@ START_TEST(client_wait_eintr)
 	a.s = must_open("intr", ERRSEQ_CREATE);
 	ck_assert_int_eq(pthread_create(&t, NULL, eintr_waiter, &a), 0);
 	ck_assert(await_waiter(slot_index(a.s), LONG_MS));
-	pthread_kill(t, SIGUSR1);
+	/* The waiter is armed, but may not be in FUTEX_WAIT yet: a signal
+	 * handled just before the sleep interrupts nothing.  Signal until
+	 * the wait returns (bounded by its own LONG_MS timeout). */
+	while (!__atomic_load_n(&a.done, __ATOMIC_ACQUIRE)) {
+		pthread_kill(t, SIGUSR1);
+		nap_ms(50);
+	}
 	pthread_join(t, NULL);
 	ck_assert_int_eq(a.r, -EINTR);
 	/* still armed (layout 2) until the last hold goes */
