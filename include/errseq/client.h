@@ -415,8 +415,10 @@ int errseq_inline_abi(unsigned abi);
 #error "ERRSEQ_INLINE needs GCC or Clang atomic builtins"
 #endif
 
-static inline int errseq__inline_slot_check(struct errseq_slot *s,
-					    errseq_t since)
+/* The look both inline checks make: 0 (nothing new), ERRSEQ_ESTALE, or 1
+ * (the value moved: the library reports it). */
+static inline int errseq__inline_look(const struct errseq_slot *s,
+				      errseq_t since)
 {
 	const struct errseq__inline_slot *h =
 		(const struct errseq__inline_slot *)(const void *)s;
@@ -426,27 +428,26 @@ static inline int errseq__inline_slot_check(struct errseq_slot *s,
 
 	if ((w ^ g) >> 32)
 		return ERRSEQ_ESTALE;
-	if ((uint32_t)w == since)
-		return 0;
-	return (errseq_slot_check)(s, since);
+	return (uint32_t)w != since;
+}
+
+static inline int errseq__inline_slot_check(struct errseq_slot *s,
+					    errseq_t since)
+{
+	int r = errseq__inline_look(s, since);
+
+	return r == 1 ? (errseq_slot_check)(s, since) : r;
 }
 
 static inline int errseq__inline_cursor_check(struct errseq_cursor *cur)
 {
 	const struct errseq__inline_cursor *c =
 		(const struct errseq__inline_cursor *)(const void *)cur;
-	const struct errseq__inline_slot *h =
-		(const struct errseq__inline_slot *)(const void *)c->slot;
-	errseq_t since = __atomic_load_n(&c->since, __ATOMIC_RELAXED);
-	/* acquire: as errseq_cursor_check */
-	uint64_t w = __atomic_load_n(h->word, __ATOMIC_ACQUIRE);
-	uint64_t g = __atomic_load_n(&h->gen, __ATOMIC_RELAXED);
+	int r = errseq__inline_look(c->slot,
+				    __atomic_load_n(&c->since,
+						    __ATOMIC_RELAXED));
 
-	if ((w ^ g) >> 32)
-		return ERRSEQ_ESTALE;
-	if ((uint32_t)w == since)
-		return 0;
-	return (errseq_cursor_check)(cur);
+	return r == 1 ? (errseq_cursor_check)(cur) : r;
 }
 
 static inline int errseq__inline_client_open(const char *path,
