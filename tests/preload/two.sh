@@ -26,6 +26,7 @@ run_pair() {
 	"$ERRSEQ_RUN_BIN" -- "$ERRSEQ_PRELOAD_HELPER" hold "$file" \
 		<"$tp_tmp/B.in" >"$tp_tmp/B.out" 2>&1 &
 	pb=$!
+	others=$tp_bg	# the watcher: still to be stopped by the caller
 	tp_bg="$tp_bg $pa $pb"
 	exec 3>"$tp_tmp/A.in" 4>"$tp_tmp/B.in"
 	tp_wait_lines "$tp_tmp/A.out" 1 && tp_wait_lines "$tp_tmp/B.out" 1 ||
@@ -40,7 +41,7 @@ run_pair() {
 	echo quit >&3; echo quit >&4
 	exec 3>&- 4>&-
 	wait "$pa" "$pb"
-	tp_bg=""
+	tp_bg=$others
 	echo "A:"; cat "$tp_tmp/A.out"; echo "B:"; cat "$tp_tmp/B.out"
 	# The kernel's side: each fd is told once.
 	for p in A B; do
